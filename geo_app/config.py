@@ -1,0 +1,234 @@
+"""Typed configuration: `config.toml`, then `GEO_APP_*` environment overrides, validated at start.
+
+Every setting has one home in the `Config` dataclasses below. A top-level key `data_dir` is
+overridden by `GEO_APP_DATA_DIR`; a key `port` in section `[server]` by `GEO_APP_SERVER_PORT`.
+Errors name the key and where its value came from, so an operator can fix the right line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+ENV_PREFIX = "GEO_APP_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 5000
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # Empty means the embedded GeoPackage `<data_dir>/geo_app.gpkg`; `postgresql://…` selects PostGIS.
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    center_lon: float = 117.30
+    center_lat: float = 34.79
+    zoom: int = 11
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "&copy; OpenStreetMap contributors"
+    # An empty tile URL shows the overlays on a plain background (intranets without tile access).
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = PROJECT_ROOT / "data"
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    secret_key: str = ""
+    default_locale: str = "zh"
+    # The date the demo figures describe; progress and status are "as of" this day.
+    as_of: str = "2021-07-20"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    map: MapConfig = field(default_factory=MapConfig)
+
+    @property
+    def geopackage_path(self) -> Path:
+        """Where the embedded store lives when no database URL is set."""
+        return self.data_dir / "geo_app.gpkg"
+
+    @property
+    def store_url(self) -> str:
+        """The database URL the store is opened with (GeoPackage path when none is configured)."""
+        return self.database.url or f"gpkg://{self.geopackage_path}"
+
+
+SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig}
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
+                environ: typing.Mapping[str, str] | None = None) -> Config:
+    """Build the Config from a TOML file, environment and explicit overrides (highest last).
+
+    `path` defaults to `$GEO_APP_CONFIG`, else `config.toml` in the project root when it exists.
+    Relative paths in the file are resolved against the file's directory.
+    """
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_PREFIX + "CONFIG") or _default_config_path()
+    raw: dict = {}
+    base_dir = PROJECT_ROOT
+    if path:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        base_dir = path.resolve().parent
+    sources = {key: f"{path}" for key in _flat_keys(raw)}
+    _apply_env(raw, sources, environ)
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+        sources[key] = "override"
+    return _build(raw, sources, base_dir)
+
+
+def _default_config_path() -> Path | None:
+    candidate = PROJECT_ROOT / "config.toml"
+    return candidate if candidate.exists() else None
+
+
+def _flat_keys(raw: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            keys += _flat_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(prefix + key)
+    return keys
+
+
+def _known_keys() -> dict[str, str]:
+    """Env variable name -> dotted key, for every setting."""
+    names = {}
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            for sub in dataclasses.fields(SECTIONS[f.name]):
+                names[f"{ENV_PREFIX}{f.name}_{sub.name}".upper()] = f"{f.name}.{sub.name}"
+        else:
+            names[f"{ENV_PREFIX}{f.name}".upper()] = f.name
+    return names
+
+
+def _apply_env(raw: dict, sources: dict, environ: typing.Mapping[str, str]) -> None:
+    for env_name, dotted in _known_keys().items():
+        if env_name in environ:
+            _set_dotted(raw, dotted, environ[env_name])
+            sources[dotted] = f"environment variable {env_name}"
+
+
+def _set_dotted(raw: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _build(raw: dict, sources: dict, base_dir: Path) -> Config:
+    values = {}
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            section = raw.get(f.name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"[{f.name}] must be a table ({sources.get(f.name, 'config')})")
+            values[f.name] = _build_section(f.name, SECTIONS[f.name], section, sources)
+        elif f.name in raw:
+            values[f.name] = _coerce(f.name, f.type, raw[f.name], sources)
+    _reject_unknown(raw, sources)
+    config = Config(**values)
+    config = dataclasses.replace(
+        config,
+        data_dir=_resolve(config.data_dir, base_dir),
+        layers_dir=_resolve(config.layers_dir, base_dir),
+    )
+    _validate(config, sources)
+    return config
+
+
+def _build_section(name: str, cls, section: dict, sources: dict):
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in section:
+            values[f.name] = _coerce(f"{name}.{f.name}", f.type, section[f.name], sources)
+    return cls(**values)
+
+
+def _reject_unknown(raw: dict, sources: dict) -> None:
+    known = set(_known_keys().values())
+    for key in _flat_keys(raw):
+        if key not in known:
+            raise ConfigError(f"unknown setting '{key}' ({sources.get(key, 'config')}); "
+                              f"known settings: {', '.join(sorted(known))}")
+
+
+def _coerce(key: str, type_name, value, sources: dict):
+    """Turn a TOML or env value into the declared type, or say which key is wrong."""
+    where = sources.get(key, "config")
+    type_name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    try:
+        if type_name == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if type_name == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if type_name == "Path":
+            return Path(str(value))
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{key}' ({where}) must be of type {type_name}, got {value!r}") from None
+
+
+def _resolve(path: Path, base_dir: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _validate(config: Config, sources: dict) -> None:
+    def fail(key: str, message: str):
+        raise ConfigError(f"setting '{key}' ({sources.get(key, 'default')}): {message}")
+
+    if not 1 <= config.server.port <= 65535:
+        fail("server.port", f"must be a TCP port between 1 and 65535, got {config.server.port}")
+    url = config.database.url
+    if url and not url.startswith(("postgresql://", "postgres://", "gpkg://")):
+        fail("database.url", "must start with postgresql:// (PostGIS) or gpkg:// (GeoPackage file), "
+                             f"or be empty for the embedded GeoPackage; got {url!r}")
+    if config.default_locale not in ("zh", "en"):
+        fail("default_locale", f"must be 'zh' or 'en', got {config.default_locale!r}")
+    if not (-180 <= config.map.center_lon <= 180 and -90 <= config.map.center_lat <= 90):
+        fail("map.center_lon", "map centre must be WGS84 longitude/latitude in degrees")
+    if not 0 <= config.map.zoom <= 22:
+        fail("map.zoom", f"must be between 0 and 22, got {config.map.zoom}")
+    if not config.layers_dir.is_dir():
+        fail("layers_dir", f"folder not found: {config.layers_dir}")
+
+
+def effective_secret_key(config: Config) -> tuple[str, bool]:
+    """The Flask secret key, and whether it was generated because none was configured.
+
+    A generated key lasts one process: fine for a demo, wrong for several workers, hence the flag
+    the caller logs as a warning.
+    """
+    if config.secret_key:
+        return config.secret_key, False
+    return secrets.token_hex(32), True

@@ -1,0 +1,380 @@
+"""The storage interface every backend implements, and the logic they share.
+
+A store holds the layers defined in `layers/*.toml`, one table each, geometries in WGS84 lon/lat
+(EPSG:4326). Reads take a `FeatureQuery`; writes go through `store.transaction()`, which commits
+whole or not at all and bumps the store revision, the number caches key on. Backends differ only
+in their engine: how they connect, encode geometry, use their spatial index and run DDL.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import decimal
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..core.geodesy import geodesic_area_m2_array
+from ..errors import InvalidParameter, NotFound, StoreError, ValidationError
+from ..layers import LayerDef
+
+SRID = 4326
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier; only plain identifiers from layer definitions ever get here."""
+    if not _IDENTIFIER.match(name):
+        raise StoreError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature as the core sees it: an id, its properties and a shapely geometry."""
+
+    id: int | None
+    properties: dict
+    geometry: BaseGeometry | None
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """What to read: attribute filters (field -> allowed values), bbox, ids, paging and order."""
+
+    equals: dict[str, tuple] = field(default_factory=dict)
+    bbox: tuple[float, float, float, float] | None = None
+    ids: tuple[int, ...] | None = None
+    limit: int | None = None
+    offset: int = 0
+    order_by: str | None = None
+    with_geometry: bool = True
+
+    @classmethod
+    def where(cls, *, bbox=None, ids=None, limit=None, offset=0, order_by=None,
+              with_geometry=True, **equals) -> "FeatureQuery":
+        """Build a query from keyword filters; a None filter is ignored, a scalar means one value.
+
+        `FeatureQuery.where(street_office="临城街道", status=["planned", "completed"], batch=2021)`
+        """
+        filters = {}
+        for name, value in equals.items():
+            if value is None:
+                continue
+            values = tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else (value,)
+            filters[name] = values
+        return cls(equals=filters, bbox=tuple(bbox) if bbox else None,
+                   ids=tuple(ids) if ids is not None else None, limit=limit, offset=offset,
+                   order_by=order_by, with_geometry=with_geometry)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate column: count, sum of a field, or a mean of a field weighted by another."""
+
+    name: str
+    kind: str  # "count" | "sum" | "weighted_mean"
+    field: str | None = None
+    weight: str | None = None
+
+
+class Store(abc.ABC):
+    """The one storage interface. Create through `geo_app.storage.open_store(url, layers)`."""
+
+    placeholder = "?"  # DB-API parameter marker of the engine
+
+    def __init__(self, layers: dict[str, LayerDef]):
+        self.layers = layers
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def exists(self) -> bool:
+        """Whether the store has been initialised (schema present)."""
+
+    @abc.abstractmethod
+    def initialise(self) -> None:
+        """Create the schema, or bring it up to the layer definitions (new tables, new columns)."""
+
+    @abc.abstractmethod
+    def drop(self) -> None:
+        """Remove everything this store holds (used by `init --force`)."""
+
+    def close(self) -> None:
+        """Release connections; the default holds none."""
+
+    @property
+    @abc.abstractmethod
+    def description(self) -> str:
+        """A human-readable name for logs (never contains a password)."""
+
+    # --- reads -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def revision(self) -> int:
+        """The store revision: bumped by every committed write, visible to every process at once."""
+
+    @abc.abstractmethod
+    def _fetch(self, sql: str, params: Sequence) -> list[tuple]:
+        """Run one read query and return all rows."""
+
+    @abc.abstractmethod
+    def _geometry_column_sql(self, layer: LayerDef) -> str:
+        """The select expression that returns the geometry in the engine's transport encoding."""
+
+    @abc.abstractmethod
+    def _decode_geometries(self, values: list) -> np.ndarray:
+        """Transport-encoded geometries -> array of shapely geometries."""
+
+    @abc.abstractmethod
+    def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
+        """A WHERE clause selecting rows whose geometry may intersect bbox, using the index."""
+
+    def features(self, layer: str, query: FeatureQuery | None = None) -> list[Feature]:
+        """The features of a layer matching the query, ordered by `order_by` (default id)."""
+        layer_def = self._layer(layer)
+        query = query or FeatureQuery()
+        columns = ["id", *layer_def.field_names]
+        select = ", ".join(quote_ident(c) for c in columns)
+        if query.with_geometry:
+            select += ", " + self._geometry_column_sql(layer_def)
+        where, params = self._where(layer_def, query)
+        order = quote_ident(self._order_field(layer_def, query.order_by))
+        sql = f"SELECT {select} FROM {quote_ident(layer_def.name)}{where} ORDER BY {order}, \"id\""
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
+        rows = self._fetch(sql, params)
+        geometries = self._decode_geometries([r[-1] for r in rows]) if query.with_geometry else None
+        result = []
+        for i, row in enumerate(rows):
+            props = {name: _plain(v) for name, v in zip(layer_def.field_names, row[1:len(columns)])}
+            geom = geometries[i] if geometries is not None else None
+            result.append(Feature(row[0], props, geom))
+        if query.bbox and query.with_geometry:
+            # The index pass is by envelope; keep only features whose shape really meets the box.
+            box = shapely.box(*query.bbox)
+            result = [f for f in result if f.geometry is not None and f.geometry.intersects(box)]
+        return result
+
+    def get(self, layer: str, feature_id: int) -> Feature:
+        """One feature by id; NotFound when there is none."""
+        found = self.features(layer, FeatureQuery(ids=(int(feature_id),)))
+        if not found:
+            raise NotFound(f"{layer} feature {feature_id} not found")
+        return found[0]
+
+    def count(self, layer: str, query: FeatureQuery | None = None) -> int:
+        """How many features match (bbox by envelope index, as a fast upper bound)."""
+        layer_def = self._layer(layer)
+        where, params = self._where(layer_def, query or FeatureQuery())
+        return int(self._fetch(f"SELECT COUNT(*) FROM {quote_ident(layer_def.name)}{where}", params)[0][0])
+
+    def aggregate(self, layer: str, group_by: Sequence[str], measures: Sequence[Measure],
+                  query: FeatureQuery | None = None) -> list[dict]:
+        """Grouped aggregates computed by the engine (SQL), one dict per group, ordered by group."""
+        layer_def = self._layer(layer)
+        keys = [quote_ident(self._field(layer_def, g).name) for g in group_by]
+        select = [*keys, *(self._measure_sql(layer_def, m) for m in measures)]
+        where, params = self._where(layer_def, query or FeatureQuery())
+        sql = f"SELECT {', '.join(select)} FROM {quote_ident(layer_def.name)}{where}"
+        if keys:
+            sql += f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
+        names = [*group_by, *(m.name for m in measures)]
+        return [{n: _plain(v) for n, v in zip(names, row)} for row in self._fetch(sql, params)]
+
+    def _measure_sql(self, layer_def: LayerDef, m: Measure) -> str:
+        if m.kind == "count":
+            return "COUNT(*)"
+        column = quote_ident(self._field(layer_def, m.field).name)
+        if m.kind == "sum":
+            return f"SUM({column})"
+        if m.kind == "weighted_mean":
+            weight = quote_ident(self._field(layer_def, m.weight).name)
+            # Features without a value carry no weight, rather than counting as zero.
+            return (f"SUM({column} * {weight}) / NULLIF(SUM(CASE WHEN {column} IS NOT NULL "
+                    f"THEN {weight} END), 0)")
+        raise StoreError(f"unknown measure kind {m.kind!r}")
+
+    def _where(self, layer_def: LayerDef, query: FeatureQuery) -> tuple[str, list]:
+        clauses, params = [], []
+        p = self.placeholder
+        for name, values in query.equals.items():
+            column = quote_ident(self._field(layer_def, name).name)
+            if not values:
+                clauses.append("1 = 0")
+                continue
+            clauses.append(f"{column} IN ({', '.join([p] * len(values))})")
+            params.extend(values)
+        if query.ids is not None:
+            if not query.ids:
+                clauses.append("1 = 0")
+            else:
+                clauses.append(f'"id" IN ({", ".join([p] * len(query.ids))})')
+                params.extend(int(i) for i in query.ids)
+        if query.bbox:
+            clause, bbox_params = self._bbox_clause(layer_def, _check_bbox(query.bbox))
+            clauses.append(clause)
+            params.extend(bbox_params)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _layer(self, name: str) -> LayerDef:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise NotFound(f"unknown layer '{name}'; layers: {', '.join(self.layers)}") from None
+
+    @staticmethod
+    def _field(layer_def: LayerDef, name: str):
+        try:
+            return layer_def.field(name)
+        except KeyError:
+            raise InvalidParameter(f"layer '{layer_def.name}' has no field '{name}'",
+                                   parameter=name) from None
+
+    def _order_field(self, layer_def: LayerDef, name: str | None) -> str:
+        return "id" if name in (None, "id") else self._field(layer_def, name).name
+
+    # --- writes ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager["Writer"]:
+        """A write transaction: all of it commits and the revision bumps, or none of it does."""
+
+
+class Writer(abc.ABC):
+    """Writes inside one transaction. Validation and computed fields are shared here."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.touched: set[str] = set()
+
+    def insert(self, layer: str, features: Iterable[Feature | dict]) -> list[int]:
+        """Insert features (Feature objects or GeoJSON-like dicts); returns their new ids."""
+        layer_def = self.store._layer(layer)
+        props, geoms = prepare_features(layer_def, features)
+        if not props:
+            return []
+        self.touched.add(layer)
+        return self._insert_rows(layer_def, props, geoms)
+
+    def update(self, layer: str, feature_id: int, properties: dict | None = None,
+               geometry: BaseGeometry | None = None) -> None:
+        """Change some properties and/or the geometry of one feature; NotFound if it is absent."""
+        layer_def = self.store._layer(layer)
+        current = self._read_for_update(layer_def, int(feature_id))
+        merged = {**current.properties, **(properties or {})}
+        feature = Feature(feature_id, merged, geometry if geometry is not None else current.geometry)
+        props, geoms = prepare_features(layer_def, [feature])
+        self.touched.add(layer)
+        self._update_row(layer_def, int(feature_id), props[0], geoms[0])
+
+    def delete(self, layer: str, ids: Iterable[int]) -> int:
+        """Delete features by id; returns how many were deleted."""
+        layer_def = self.store._layer(layer)
+        self.touched.add(layer)
+        return self._delete_rows(layer_def, [int(i) for i in ids])
+
+    def clear(self, layer: str) -> None:
+        """Delete every feature of a layer (used when the demo data is loaded again)."""
+        layer_def = self.store._layer(layer)
+        self.touched.add(layer)
+        self._delete_rows(layer_def, None)
+
+    def _read_for_update(self, layer_def: LayerDef, feature_id: int) -> Feature:
+        found = self._select_features(layer_def, feature_id)
+        if found is None:
+            raise NotFound(f"{layer_def.name} feature {feature_id} not found")
+        return found
+
+    @abc.abstractmethod
+    def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
+        """Read one feature inside this transaction (sees its own uncommitted writes)."""
+
+    @abc.abstractmethod
+    def _insert_rows(self, layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> list[int]:
+        ...
+
+    @abc.abstractmethod
+    def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
+        ...
+
+    @abc.abstractmethod
+    def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:
+        ...
+
+
+def prepare_features(layer_def: LayerDef, features: Iterable[Feature | dict]) -> tuple[list[dict], np.ndarray]:
+    """Validate features against their layer and fill computed fields.
+
+    Returns the cleaned property dicts and an array of 2D geometries of the layer's type.
+    Raises ValidationError naming the layer, the feature (by position and code) and the field.
+    """
+    props, geoms = [], []
+    for index, item in enumerate(features, 1):
+        if isinstance(item, dict):
+            item = _feature_from_geojson(item)
+        where = f"{layer_def.name} feature #{index}"
+        if item.properties.get("code"):
+            where += f" ({item.properties['code']})"
+        props.append(layer_def.clean(item.properties, where))
+        geoms.append(_check_geometry(layer_def, item.geometry, where))
+    geometries = np.array(geoms, dtype=object)
+    _fill_computed(layer_def, props, geometries)
+    return props, geometries
+
+
+def _feature_from_geojson(item: dict) -> Feature:
+    geometry = item.get("geometry")
+    geom = shapely.geometry.shape(geometry) if geometry else None
+    return Feature(item.get("id"), dict(item.get("properties") or {}), geom)
+
+
+def _check_geometry(layer_def: LayerDef, geom, where: str):
+    if geom is None or geom.is_empty:
+        raise ValidationError(f"{where}: geometry is missing or empty")
+    geom = shapely.force_2d(geom)
+    if layer_def.geometry_type == "MultiPolygon":
+        if geom.geom_type == "Polygon":
+            geom = shapely.MultiPolygon([geom])
+        elif geom.geom_type != "MultiPolygon":
+            raise ValidationError(f"{where}: geometry must be a polygon, got {geom.geom_type}")
+    elif geom.geom_type != layer_def.geometry_type:
+        raise ValidationError(f"{where}: geometry must be a {layer_def.geometry_type}, got {geom.geom_type}")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ValidationError(f"{where}: coordinates ({minx:.1f}, {miny:.1f}) are not WGS84 "
+                              "longitude/latitude in degrees (projected coordinates?)")
+    if not geom.is_valid:
+        raise ValidationError(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")
+    return geom
+
+
+def _fill_computed(layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> None:
+    for f in layer_def.fields:
+        if f.computed == "geodesic_area":
+            # Land area is measured on the ellipsoid from the stored polygon, never typed in.
+            areas = geodesic_area_m2_array(geoms)
+            for p, area in zip(props, areas):
+                p[f.name] = round(float(area), 1)
+        elif f.computed:
+            raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
+
+
+def _check_bbox(bbox: tuple) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    if minx > maxx or miny > maxy:
+        raise InvalidParameter("bbox must be minx,miny,maxx,maxy with min <= max", parameter="bbox")
+    return minx, miny, maxx, maxy
+
+
+def _plain(value):
+    """Engine values -> plain JSON-able Python (dates as ISO strings, numerics as int/float)."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+

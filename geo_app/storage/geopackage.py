@@ -1,0 +1,223 @@
+"""GeoPackage backend: an ordinary OGC GeoPackage file that GDAL and QGIS open as they are.
+
+Each layer is a feature table registered in `gpkg_contents` / `gpkg_geometry_columns`, with a
+`gpkg_rtree_index` spatial index kept by the standard triggers, and its Chinese field labels in
+`gpkg_data_columns` (QGIS shows them as aliases). The store's revision lives in the attribute
+table `geo_app_meta`. Reads open a connection per call (WAL lets them run beside a writer); writes
+take SQLite's write lock with BEGIN IMMEDIATE, so writers from every process are serialised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import struct
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import shapely
+
+from ..errors import StoreError
+from ..layers import LayerDef
+from .base import SRID, Feature, FeatureQuery, Store, Writer, quote_ident
+from . import gpkg_schema
+
+_FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
+_ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def encode_geometries(geoms: np.ndarray, srid: int = SRID) -> list[bytes]:
+    """Shapely geometries -> GeoPackage binary blobs (header with envelope + ISO WKB)."""
+    wkbs = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
+    bounds = shapely.bounds(geoms)
+    header = struct.Struct("<2sBBi4d")
+    return [header.pack(b"GP", 0, _FLAGS_LE_XY_ENVELOPE, srid, b[0], b[2], b[1], b[3]) + w
+            for w, b in zip(wkbs, bounds)]
+
+
+def _wkb_offset(blob: bytes) -> int:
+    flags = blob[3]
+    return 8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111]
+
+
+def decode_geometries(blobs: list) -> np.ndarray:
+    """GeoPackage binary blobs (from any writer, any envelope kind) -> shapely geometries."""
+    wkbs = [None if b is None else bytes(b[_wkb_offset(b):]) for b in blobs]
+    return shapely.from_wkb(wkbs)
+
+
+def _envelope(blob):
+    """(minx, maxx, miny, maxy) of a blob, read from its header or, if absent, its geometry."""
+    if blob is None:
+        return None
+    flags = blob[3]
+    if flags & 0b1_0000:  # empty geometry flag
+        return None
+    if (flags >> 1) & 0b111:
+        fmt = "<4d" if flags & 1 else ">4d"
+        return struct.unpack_from(fmt, blob, 8)
+    geom = shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+    if geom.is_empty:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    return minx, maxx, miny, maxy
+
+
+def _register_functions(con: sqlite3.Connection) -> None:
+    # The gpkg_rtree_index triggers call these SQL functions; GDAL defines them on its connections,
+    # and so must we on ours or every write to a feature table would fail.
+    def component(i):
+        return lambda blob: None if (env := _envelope(blob)) is None else env[i]
+
+    con.create_function("ST_MinX", 1, component(0), deterministic=True)
+    con.create_function("ST_MaxX", 1, component(1), deterministic=True)
+    con.create_function("ST_MinY", 1, component(2), deterministic=True)
+    con.create_function("ST_MaxY", 1, component(3), deterministic=True)
+    con.create_function("ST_IsEmpty", 1, lambda blob: 1 if blob is None or _envelope(blob) is None else 0,
+                        deterministic=True)
+
+
+class GeoPackageStore(Store):
+    """The embedded store: one GeoPackage file."""
+
+    placeholder = "?"
+
+    def __init__(self, path: str | Path, layers: dict[str, LayerDef]):
+        super().__init__(layers)
+        self.path = Path(path)
+        self._write_lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        return f"GeoPackage {self.path}"
+
+    @contextlib.contextmanager
+    def _connect(self):
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open GeoPackage {self.path}: {exc}") from None
+        try:
+            _register_functions(con)
+            con.execute("PRAGMA busy_timeout = 30000")
+            yield con
+        finally:
+            con.close()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def exists(self) -> bool:
+        if not self.path.exists():
+            return False
+        with self._connect() as con:
+            return gpkg_schema.has_meta(con)
+
+    def initialise(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, self._connect() as con:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                gpkg_schema.create_core_tables(con)
+                for layer_def in self.layers.values():
+                    gpkg_schema.ensure_layer(con, layer_def)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def drop(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    # --- reads -----------------------------------------------------------------------------
+    def revision(self) -> int:
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM geo_app_meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    def _fetch(self, sql: str, params: Sequence) -> list[tuple]:
+        with self._connect() as con:
+            try:
+                return con.execute(sql, list(params)).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.description}: {exc}") from None
+
+    def _geometry_column_sql(self, layer: LayerDef) -> str:
+        return '"geom"'
+
+    def _decode_geometries(self, values: list) -> np.ndarray:
+        return decode_geometries(values)
+
+    def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
+        rtree = quote_ident(f"rtree_{layer.name}_geom")
+        minx, miny, maxx, maxy = bbox
+        return (f'"id" IN (SELECT id FROM {rtree} WHERE maxx >= ? AND minx <= ? '
+                f"AND maxy >= ? AND miny <= ?)", [minx, maxx, miny, maxy])
+
+    # --- writes ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        with self._write_lock, self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            writer = GeoPackageWriter(self, con)
+            try:
+                yield writer
+                for layer in sorted(writer.touched):
+                    gpkg_schema.refresh_extent(con, self.layers[layer])
+                con.execute("UPDATE geo_app_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+                            "WHERE key = 'revision'")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+
+class GeoPackageWriter(Writer):
+    def __init__(self, store: GeoPackageStore, con: sqlite3.Connection):
+        super().__init__(store)
+        self.con = con
+
+    def _execute(self, sql: str, params=()):
+        try:
+            return self.con.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"{self.store.description}: {exc}") from None
+
+    def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
+        columns = ", ".join(quote_ident(n) for n in layer_def.field_names)
+        row = self.con.execute(f'SELECT {columns}, "geom" FROM {quote_ident(layer_def.name)} WHERE "id" = ?',
+                               (feature_id,)).fetchone()
+        if row is None:
+            return None
+        props = dict(zip(layer_def.field_names, row[:-1]))
+        return Feature(feature_id, props, decode_geometries([row[-1]])[0])
+
+    def _insert_rows(self, layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> list[int]:
+        names = layer_def.field_names
+        sql = (f"INSERT INTO {quote_ident(layer_def.name)} ({', '.join(quote_ident(n) for n in names)}, \"geom\") "
+               f"VALUES ({', '.join('?' * (len(names) + 1))})")
+        ids = []
+        for p, blob in zip(props, encode_geometries(geoms)):
+            ids.append(self._execute(sql, [*(p[n] for n in names), blob]).lastrowid)
+        return ids
+
+    def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
+        names = layer_def.field_names
+        assignments = ", ".join(f"{quote_ident(n)} = ?" for n in names)
+        blob = encode_geometries(np.array([geom], dtype=object))[0]
+        self._execute(f'UPDATE {quote_ident(layer_def.name)} SET {assignments}, "geom" = ? WHERE "id" = ?',
+                      [*(props[n] for n in names), blob, feature_id])
+
+    def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:
+        table = quote_ident(layer_def.name)
+        if ids is None:
+            return self._execute(f"DELETE FROM {table}").rowcount
+        deleted = 0
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start:chunk_start + 500]
+            deleted += self._execute(f'DELETE FROM {table} WHERE "id" IN ({", ".join("?" * len(chunk))})',
+                                     chunk).rowcount
+        return deleted
+

@@ -1,0 +1,167 @@
+"""GeoPackage DDL: the required metadata tables, feature tables with R-tree index, field aliases.
+
+Written from the OGC GeoPackage 1.3 encoding standard (tables gpkg_spatial_ref_sys, gpkg_contents,
+gpkg_geometry_columns, gpkg_extensions; extensions gpkg_rtree_index and gpkg_schema), so that
+`ogrinfo` and QGIS see every layer, its CRS, extent and spatial index with no warnings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..layers import LayerDef
+from .base import SRID, quote_ident
+
+APPLICATION_ID = 0x47504B47  # "GPKG"
+USER_VERSION = 10300  # GeoPackage 1.3.0
+
+WGS84_WKT = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
+)
+
+_SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "DATE"}
+_GEOMETRY_TYPE_NAMES = {"MultiPolygon": "MULTIPOLYGON", "Point": "POINT"}
+
+_CORE_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT,
+  mime_type TEXT, constraint_name TEXT,
+  CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+  CONSTRAINT gdc_tn UNIQUE (table_name, name));
+CREATE TABLE IF NOT EXISTS geo_app_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def has_meta(con: sqlite3.Connection) -> bool:
+    """Whether the file already holds a geo_app store."""
+    row = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'geo_app_meta'").fetchone()
+    return row is not None
+
+
+def create_core_tables(con: sqlite3.Connection) -> None:
+    """The GeoPackage metadata tables, the WGS84 CRS and the store's own meta table."""
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute(f"PRAGMA user_version = {USER_VERSION}")
+    for statement in _CORE_DDL.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    srs_rows = [
+        ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
+        ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
+        ("WGS 84 geodetic", SRID, "EPSG", SRID, WGS84_WKT,
+         "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+    ]
+    con.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", srs_rows)
+    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES ('geo_app_meta', 'attributes', 'geo_app_meta', 'geo_app store metadata (revision)')")
+    con.execute("INSERT OR IGNORE INTO geo_app_meta VALUES ('revision', '0')")
+    con.execute("INSERT OR IGNORE INTO geo_app_meta VALUES ('schema_version', '1')")
+    con.execute("INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
+                "'http://www.geopackage.org/spec/#extension_schema', 'read-write')")
+
+
+def ensure_layer(con: sqlite3.Connection, layer: LayerDef) -> None:
+    """Create the layer's table, index and registrations, or add columns the definition gained."""
+    exists = con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (layer.name,)).fetchone()
+    if exists:
+        _add_missing_columns(con, layer)
+    else:
+        _create_layer(con, layer)
+    _write_aliases(con, layer)
+
+
+def _column_sql(f) -> str:
+    sql = f"{quote_ident(f.name)} {_SQL_TYPES[f.type]}"
+    if f.required:
+        sql += " NOT NULL"
+    if f.unique:
+        sql += " UNIQUE"
+    return sql
+
+
+def _create_layer(con: sqlite3.Connection, layer: LayerDef) -> None:
+    table = quote_ident(layer.name)
+    geometry_type = _GEOMETRY_TYPE_NAMES[layer.geometry_type]
+    columns = ", ".join(_column_sql(f) for f in layer.fields)
+    con.execute(f'CREATE TABLE {table} ("id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
+                f'"geom" {geometry_type}, {columns})')
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+                "VALUES (?, 'features', ?, ?, ?)", (layer.name, layer.name, layer.title_zh, SRID))
+    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+                (layer.name, geometry_type, SRID))
+    _create_rtree(con, layer.name)
+
+
+def _create_rtree(con: sqlite3.Connection, name: str) -> None:
+    rtree = quote_ident(f"rtree_{name}_geom")
+    t = quote_ident(name)
+    values = "(NEW.id, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom))"
+    present = "(NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))"
+    absent = "(NEW.geom IS NULL OR ST_IsEmpty(NEW.geom))"
+    trigger = f"rtree_{name}_geom"
+    con.execute(f"CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy)")
+    # One statement per execute: executescript() would COMMIT the surrounding transaction.
+    triggers = [
+        f"{trigger}_insert\" AFTER INSERT ON {t} WHEN {present} "
+        f"BEGIN INSERT OR REPLACE INTO {rtree} VALUES {values}; END",
+        f"{trigger}_update1\" AFTER UPDATE OF geom ON {t} WHEN OLD.id = NEW.id AND {present} "
+        f"BEGIN INSERT OR REPLACE INTO {rtree} VALUES {values}; END",
+        f"{trigger}_update2\" AFTER UPDATE OF geom ON {t} WHEN OLD.id = NEW.id AND {absent} "
+        f"BEGIN DELETE FROM {rtree} WHERE id = OLD.id; END",
+        f"{trigger}_update3\" AFTER UPDATE ON {t} WHEN OLD.id != NEW.id AND {present} "
+        f"BEGIN DELETE FROM {rtree} WHERE id = OLD.id; INSERT OR REPLACE INTO {rtree} VALUES {values}; END",
+        f"{trigger}_update4\" AFTER UPDATE ON {t} WHEN OLD.id != NEW.id AND {absent} "
+        f"BEGIN DELETE FROM {rtree} WHERE id IN (OLD.id, NEW.id); END",
+        f"{trigger}_delete\" AFTER DELETE ON {t} WHEN OLD.geom NOT NULL "
+        f"BEGIN DELETE FROM {rtree} WHERE id = OLD.id; END",
+    ]
+    for body in triggers:
+        con.execute(f'CREATE TRIGGER "{body}')
+    con.execute("INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
+                "'http://www.geopackage.org/spec/#extension_rtree', 'write-only')", (name,))
+
+
+def _add_missing_columns(con: sqlite3.Connection, layer: LayerDef) -> None:
+    present = {row[1] for row in con.execute(f"PRAGMA table_info({quote_ident(layer.name)})")}
+    for f in layer.fields:
+        if f.name not in present:
+            # SQLite cannot add NOT NULL / UNIQUE columns to a filled table; the schema check in
+            # LayerDef.clean still enforces them on every write.
+            con.execute(f"ALTER TABLE {quote_ident(layer.name)} ADD COLUMN {quote_ident(f.name)} {_SQL_TYPES[f.type]}")
+
+
+def _write_aliases(con: sqlite3.Connection, layer: LayerDef) -> None:
+    rows = [(layer.name, f.name, f.name, f.label_zh, f.label_en) for f in layer.fields]
+    con.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title, description) "
+                    "VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def refresh_extent(con: sqlite3.Connection, layer: LayerDef) -> None:
+    """Keep gpkg_contents' extent and last_change true after a write (QGIS zooms to it)."""
+    rtree = quote_ident(f"rtree_{layer.name}_geom")
+    con.execute(
+        f"UPDATE gpkg_contents SET min_x = (SELECT MIN(minx) FROM {rtree}), "
+        f"min_y = (SELECT MIN(miny) FROM {rtree}), max_x = (SELECT MAX(maxx) FROM {rtree}), "
+        f"max_y = (SELECT MAX(maxy) FROM {rtree}), "
+        "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE table_name = ?", (layer.name,))

@@ -1,0 +1,229 @@
+"""PostGIS backend: the server deployment. Spatial work runs in SQL on GiST-indexed columns.
+
+The URL is an ordinary libpq URL; an optional `?schema=NAME` puts the tables in their own schema
+(tests use one per test; a deployment may keep several districts in one database). The schema is
+created by the app and brought up to the layer definitions by `initialise()`; the version lives in
+`geo_app_meta` beside the revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import shapely
+
+from ..errors import StoreError
+from ..layers import LayerDef
+from .base import SRID, Feature, Store, Writer, quote_ident
+
+_SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _import_psycopg():
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:  # pragma: no cover - declared dependency
+        raise StoreError("PostGIS needs the 'psycopg[binary]' and 'psycopg-pool' packages") from None
+    return psycopg, psycopg_pool
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """A postgresql:// URL -> (libpq URL without our `schema` parameter, schema name)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", "public")
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(f"database URL: schema {schema!r} must be a lower-case identifier")
+    return urlunsplit(parts._replace(query=urlencode(query))), schema
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+class PostgisStore(Store):
+    """Tables in a PostgreSQL database with the PostGIS extension."""
+
+    placeholder = "%s"
+
+    def __init__(self, url: str, layers: dict[str, LayerDef], pool_size: int = 4):
+        super().__init__(layers)
+        self.url = url
+        self.conninfo, self.schema = split_url(url)
+        psycopg, psycopg_pool = _import_psycopg()
+        self._psycopg = psycopg
+        # Connections set their search_path once, so every statement sees our schema then public
+        # (where the postgis extension lives).
+        self._pool = psycopg_pool.ConnectionPool(
+            self.conninfo, min_size=1, max_size=pool_size, open=False,
+            kwargs={"options": f"-c search_path={self.schema},public", "autocommit": True},
+        )
+        self._opened = False
+
+    @property
+    def description(self) -> str:
+        return f"PostGIS {redact(self.url)}"
+
+    @contextlib.contextmanager
+    def _connection(self):
+        if not self._opened:
+            try:
+                self._pool.open(wait=True, timeout=10)
+            except Exception as exc:
+                raise StoreError(f"cannot connect to {self.description}: {exc}") from None
+            self._opened = True
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def exists(self) -> bool:
+        rows = self._fetch("SELECT to_regclass(%s) IS NOT NULL", [f"{self.schema}.geo_app_meta"])
+        return bool(rows[0][0])
+
+    def initialise(self) -> None:
+        with self._connection() as conn, conn.transaction():
+            self._ensure_postgis(conn)
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+            conn.execute("CREATE TABLE IF NOT EXISTS geo_app_meta (key text PRIMARY KEY, value text NOT NULL)")
+            conn.execute("INSERT INTO geo_app_meta VALUES ('revision', '0'), ('schema_version', '1') "
+                         "ON CONFLICT (key) DO NOTHING")
+            for layer_def in self.layers.values():
+                self._ensure_layer(conn, layer_def)
+
+    def _ensure_postgis(self, conn) -> None:
+        installed = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        if installed:
+            return
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        except self._psycopg.Error as exc:
+            raise StoreError(
+                f"{self.description}: the PostGIS extension is not available ({exc.__class__.__name__}: "
+                f"{str(exc).strip()}). Install it (Debian: postgresql-15-postgis-3) and run "
+                "CREATE EXTENSION postgis as a superuser.") from None
+
+    def _ensure_layer(self, conn, layer_def: LayerDef) -> None:
+        table = quote_ident(layer_def.name)
+        geometry = f"geometry({layer_def.geometry_type}, {SRID})"
+        columns = [f"{quote_ident(f.name)} {_SQL_TYPES[f.type]}" +
+                   (" NOT NULL" if f.required else "") + (" UNIQUE" if f.unique else "")
+                   for f in layer_def.fields]
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {table} ("id" integer GENERATED BY DEFAULT AS IDENTITY '
+                     f'PRIMARY KEY, "geom" {geometry} NOT NULL, {", ".join(columns)})')
+        for f in layer_def.fields:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(f.name)} {_SQL_TYPES[f.type]}")
+        conn.execute(f'CREATE INDEX IF NOT EXISTS {quote_ident(layer_def.name + "_geom_gist")} '
+                     f'ON {table} USING gist ("geom")')
+        for f in layer_def.fields:
+            # The filters planners use most (street office, status, batch) get b-tree indexes.
+            if f.name in ("street_office", "status", "batch"):
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(f'{layer_def.name}_{f.name}_idx')} "
+                             f"ON {table} ({quote_ident(f.name)})")
+        conn.execute(f"COMMENT ON TABLE {table} IS {_literal(layer_def.title_zh)}")
+
+    def drop(self) -> None:
+        with self._connection() as conn, conn.transaction():
+            if self.schema == "public":
+                for layer_def in self.layers.values():
+                    conn.execute(f"DROP TABLE IF EXISTS {quote_ident(layer_def.name)} CASCADE")
+                conn.execute("DROP TABLE IF EXISTS geo_app_meta")
+            else:
+                conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
+
+    # --- reads -----------------------------------------------------------------------------
+    def revision(self) -> int:
+        return int(self._fetch("SELECT value FROM geo_app_meta WHERE key = 'revision'", [])[0][0])
+
+    def _fetch(self, sql: str, params: Sequence) -> list[tuple]:
+        with self._connection() as conn:
+            try:
+                return conn.execute(sql, list(params)).fetchall()
+            except self._psycopg.Error as exc:
+                raise StoreError(f"{self.description}: {str(exc).strip()}") from None
+
+    def _geometry_column_sql(self, layer: LayerDef) -> str:
+        return 'ST_AsBinary("geom")'
+
+    def _decode_geometries(self, values: list) -> np.ndarray:
+        return shapely.from_wkb([bytes(v) if v is not None else None for v in values])
+
+    def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
+        return f'"geom" && ST_MakeEnvelope(%s, %s, %s, %s, {SRID})', list(bbox)
+
+    # --- writes ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    yield PostgisWriter(self, conn)
+                    conn.execute("UPDATE geo_app_meta SET value = (value::bigint + 1)::text "
+                                 "WHERE key = 'revision'")
+            except self._psycopg.Error as exc:
+                raise StoreError(f"{self.description}: {str(exc).strip()}") from None
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for DDL comments (COMMENT takes no bound parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+class PostgisWriter(Writer):
+    def __init__(self, store: PostgisStore, conn):
+        super().__init__(store)
+        self.conn = conn
+
+    def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
+        columns = ", ".join(quote_ident(n) for n in layer_def.field_names)
+        row = self.conn.execute(f'SELECT {columns}, ST_AsBinary("geom") FROM {quote_ident(layer_def.name)} '
+                                'WHERE "id" = %s FOR UPDATE', [feature_id]).fetchone()
+        if row is None:
+            return None
+        props = {n: v.isoformat() if hasattr(v, "isoformat") else v for n, v in zip(layer_def.field_names, row)}
+        return Feature(feature_id, props, shapely.from_wkb(bytes(row[-1])))
+
+    def _insert_rows(self, layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> list[int]:
+        names = layer_def.field_names
+        columns = ", ".join(quote_ident(n) for n in names)
+        placeholders = ", ".join(["%s"] * len(names))
+        sql = (f'INSERT INTO {quote_ident(layer_def.name)} ({columns}, "geom") '
+               f'VALUES ({placeholders}, ST_GeomFromWKB(%s, {SRID})) RETURNING "id"')
+        wkbs = shapely.to_wkb(geoms, byte_order=1)
+        ids = []
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, [[*(p[n] for n in names), w] for p, w in zip(props, wkbs)], returning=True)
+            while True:
+                ids.append(cur.fetchone()[0])
+                if not cur.nextset():
+                    break
+        return ids
+
+    def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
+        names = layer_def.field_names
+        assignments = ", ".join(f"{quote_ident(n)} = %s" for n in names)
+        self.conn.execute(f'UPDATE {quote_ident(layer_def.name)} SET {assignments}, '
+                          f'"geom" = ST_GeomFromWKB(%s, {SRID}) WHERE "id" = %s',
+                          [*(props[n] for n in names), shapely.to_wkb(geom), feature_id])
+
+    def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:
+        table = quote_ident(layer_def.name)
+        if ids is None:
+            return self.conn.execute(f"DELETE FROM {table}").rowcount
+        return self.conn.execute(f'DELETE FROM {table} WHERE "id" = ANY(%s)', [ids]).rowcount

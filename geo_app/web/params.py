@@ -1,0 +1,70 @@
+"""Request parameters parsed once, by small reusable functions; bad input is a 400 naming it."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..domain import RENOVATION_STATUS
+from ..errors import InvalidParameter
+from ..storage import FeatureQuery
+
+
+def parse_choice(args: Mapping, name: str, choices, default: str | None = None) -> str | None:
+    """One value out of a fixed set."""
+    value = args.get(name, default)
+    if value is not None and value not in choices:
+        raise InvalidParameter(f"{name} must be one of {', '.join(choices)}, got {value!r}", parameter=name)
+    return value
+
+
+def parse_list(args: Mapping, name: str) -> list[str] | None:
+    """A comma-separated (or repeated) parameter as a list of non-empty strings, None if absent."""
+    raw = args.getlist(name) if hasattr(args, "getlist") else [args[name]] if name in args else []
+    values = [v.strip() for item in raw for v in item.split(",") if v.strip()]
+    return values or None
+
+
+def parse_int_list(args: Mapping, name: str, lo: int, hi: int) -> list[int] | None:
+    """A comma-separated list of integers within [lo, hi]."""
+    values = parse_list(args, name)
+    if values is None:
+        return None
+    try:
+        numbers = [int(v) for v in values]
+    except ValueError:
+        raise InvalidParameter(f"{name} must be comma-separated integers, got {args.get(name)!r}",
+                               parameter=name) from None
+    if any(not lo <= n <= hi for n in numbers):
+        raise InvalidParameter(f"{name} values must lie between {lo} and {hi}", parameter=name)
+    return numbers
+
+
+def parse_bbox(args: Mapping, name: str = "bbox") -> tuple[float, float, float, float] | None:
+    """minLon,minLat,maxLon,maxLat in WGS84 degrees."""
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise InvalidParameter(f"{name} must be four numbers minLon,minLat,maxLon,maxLat, got {raw!r}",
+                               parameter=name) from None
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidParameter(f"{name} must be WGS84 degrees with min <= max", parameter=name)
+    return minx, miny, maxx, maxy
+
+
+def parse_estate_filters(args: Mapping) -> FeatureQuery:
+    """The estate filters every page and API shares: street_office, status, batch, bbox."""
+    statuses = parse_list(args, "status")
+    if statuses:
+        unknown = [s for s in statuses if s not in RENOVATION_STATUS]
+        if unknown:
+            raise InvalidParameter(f"status: unknown code(s) {', '.join(unknown)}; "
+                                   f"allowed: {', '.join(RENOVATION_STATUS.codes())}", parameter="status")
+    return FeatureQuery.where(
+        street_office=parse_list(args, "street_office"),
+        status=statuses,
+        batch=parse_int_list(args, "batch", 2000, 2100),
+        bbox=parse_bbox(args),
+    )
