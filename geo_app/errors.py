@@ -56,3 +56,10 @@ class ValidationError(StoreError):
 
     status = 400
     code = "validation_error"
+
+
+class Conflict(StoreError):
+    """A write clashes with what is stored (a duplicate unique value, a concurrent change)."""
+
+    status = 409
+    code = "conflict"

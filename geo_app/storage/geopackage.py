@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from ..errors import StoreError
+from ..errors import Conflict, StoreError
 from ..layers import LayerDef
 from .base import SRID, Feature, FeatureQuery, Store, Writer, quote_ident
 from . import gpkg_schema
@@ -179,11 +179,11 @@ class GeoPackageWriter(Writer):
         super().__init__(store)
         self.con = con
 
-    def _execute(self, sql: str, params=()):
+    def _execute(self, sql: str, params=(), layer: str = ""):
         try:
             return self.con.execute(sql, params)
         except sqlite3.IntegrityError as exc:
-            raise StoreError(f"{self.store.description}: {exc}") from None
+            raise Conflict(f"{layer or self.store.description}: {exc}") from None
 
     def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
         columns = ", ".join(quote_ident(n) for n in layer_def.field_names)
@@ -199,8 +199,9 @@ class GeoPackageWriter(Writer):
         sql = (f"INSERT INTO {quote_ident(layer_def.name)} ({', '.join(quote_ident(n) for n in names)}, \"geom\") "
                f"VALUES ({', '.join('?' * (len(names) + 1))})")
         ids = []
-        for p, blob in zip(props, encode_geometries(geoms)):
-            ids.append(self._execute(sql, [*(p[n] for n in names), blob]).lastrowid)
+        for index, (p, blob) in enumerate(zip(props, encode_geometries(geoms)), 1):
+            where = f"{layer_def.name} feature #{index}" + (f" ({p['code']})" if p.get("code") else "")
+            ids.append(self._execute(sql, [*(p[n] for n in names), blob], where).lastrowid)
         return ids
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
@@ -208,7 +209,7 @@ class GeoPackageWriter(Writer):
         assignments = ", ".join(f"{quote_ident(n)} = ?" for n in names)
         blob = encode_geometries(np.array([geom], dtype=object))[0]
         self._execute(f'UPDATE {quote_ident(layer_def.name)} SET {assignments}, "geom" = ? WHERE "id" = ?',
-                      [*(props[n] for n in names), blob, feature_id])
+                      [*(props[n] for n in names), blob, feature_id], f"{layer_def.name} feature {feature_id}")
 
     def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:
         table = quote_ident(layer_def.name)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import shapely
 
-from ..errors import StoreError
+from ..errors import Conflict, StoreError
 from ..layers import LayerDef
 from .base import SRID, Feature, Store, Writer, quote_ident
 
@@ -176,8 +176,17 @@ class PostgisStore(Store):
                     yield PostgisWriter(self, conn)
                     conn.execute("UPDATE geo_app_meta SET value = (value::bigint + 1)::text "
                                  "WHERE key = 'revision'")
+            except self._psycopg.errors.IntegrityError as exc:
+                raise Conflict(_integrity_message(exc)) from None
             except self._psycopg.Error as exc:
                 raise StoreError(f"{self.description}: {str(exc).strip()}") from None
+
+
+def _integrity_message(exc) -> str:
+    """A constraint violation in words a user can act on: table, constraint, offending value."""
+    diag = exc.diag
+    detail = (diag.message_detail or "").replace("Key ", "")
+    return f"{diag.table_name or 'store'}: {diag.message_primary}" + (f" ({detail})" if detail else "")
 
 
 def _literal(text: str) -> str:

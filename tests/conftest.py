@@ -1,0 +1,120 @@
+"""Fixtures: a temp store per test on each backend, demo stores per session, an app and a client.
+
+PostGIS tests use the server at $GEO_APP_TEST_POSTGIS_URL (default: local trust auth, database
+geo_app_test, created with the postgis extension when missing), one schema per test. Locally they
+skip with the reason when no server answers; with GEO_APP_REQUIRE_POSTGIS=1 (set by CI) a missing
+server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from geo_app.config import load_config
+from geo_app.core.demo import load_layer_sources
+from geo_app.layers import load_layers
+from geo_app.storage import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGIS_URL = os.environ.get("GEO_APP_TEST_POSTGIS_URL", "postgresql://postgres@127.0.0.1:5432/geo_app_test")
+BACKENDS = ["geopackage", pytest.param("postgis", marks=pytest.mark.postgis)]
+
+
+def required(what: str) -> bool:
+    """Whether a missing external part must fail the run (CI) rather than skip (a laptop)."""
+    return os.environ.get(f"GEO_APP_REQUIRE_{what}") == "1"
+
+
+@pytest.fixture(scope="session")
+def layers():
+    return load_layers(ROOT / "layers")
+
+
+@pytest.fixture(scope="session")
+def postgis_url():
+    """A reachable PostGIS database URL, creating the database and extension when needed."""
+    reason = _prepare_postgis(POSTGIS_URL)
+    if reason:
+        if required("POSTGIS"):
+            pytest.fail(f"PostGIS is required (GEO_APP_REQUIRE_POSTGIS=1) but {reason}")
+        pytest.skip(f"PostGIS not available: {reason}")
+    return POSTGIS_URL
+
+
+def _prepare_postgis(url: str) -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    from urllib.parse import urlsplit
+
+    dbname = urlsplit(url).path.lstrip("/")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as exc:
+        return f"cannot use {url}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+def make_store_url(backend: str, tmp_path: Path, request) -> str:
+    if backend == "geopackage":
+        return f"gpkg://{tmp_path / f'store-{uuid.uuid4().hex[:8]}.gpkg'}"
+    base = request.getfixturevalue("postgis_url")
+    return f"{base}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request, tmp_path):
+    return make_store_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def store(store_url, layers):
+    """An empty, initialised store of one backend; dropped afterwards."""
+    s = open_store(store_url, layers)
+    s.initialise()
+    yield s
+    s.drop()
+    s.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_store(request, tmp_path_factory, layers):
+    """A store of each backend loaded with the demo data once per session (read-only tests)."""
+    url = make_store_url(request.param, tmp_path_factory.mktemp("demo"), request)
+    s = open_store(url, layers)
+    s.initialise()
+    load_layer_sources(s)
+    yield s
+    s.drop()
+    s.close()
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load_config(overrides={"data_dir": str(tmp_path / "data")}, environ={})
+
+
+@pytest.fixture
+def app(config):
+    from geo_app import create_app
+    from geo_app.core.demo import ensure_store
+
+    application = create_app(config)
+    application.config["TESTING"] = True
+    ensure_store(application.extensions["geo_app.store"])
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

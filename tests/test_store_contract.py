@@ -1,0 +1,233 @@
+"""The storage contract: the same behaviour from the GeoPackage and the PostGIS backend."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import shapely
+from pyproj import Geod
+from shapely.geometry import Polygon, box, mapping
+
+from geo_app.errors import Conflict, NotFound, ValidationError
+from geo_app.layers import FieldDef
+from geo_app.storage import FeatureQuery, Measure, open_store
+
+GEOD = Geod(ellps="WGS84")
+HOSTILE = '<img src=x onerror=alert(1)>"\'</script>'
+
+
+def estate(code, *, office="临城街道", status="planned", batch=2021, households=100, floor=10000.0,
+           progress=None, geom=None, **extra):
+    geom = geom if geom is not None else box(117.25, 34.79, 117.252, 34.7915)
+    props = {"code": code, "name": f"小区{code}", "street_office": office, "status": status, "batch": batch,
+             "households": households, "floor_area_m2": floor, "progress_pct": progress, **extra}
+    return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
+
+
+def test_new_store_exists_only_after_initialise(store_url, layers):
+    s = open_store(store_url, layers)
+    try:
+        assert not s.exists()
+        s.initialise()
+        assert s.exists()
+        assert s.revision() == 0
+        s.initialise()  # idempotent
+        assert s.revision() == 0
+    finally:
+        s.drop()
+        s.close()
+
+
+def test_written_features_read_back_exactly(store):
+    geom = Polygon([(117.25, 34.79), (117.253, 34.79), (117.253, 34.792), (117.25, 34.792)])
+    props = dict(name=HOSTILE, address="泰山路１号 ‘引号’", year_built=1988, buildings=7,
+                 inv_subsidy=123.4, items_planned="roads,parking", items_done="roads",
+                 management="property_company", planned_start="2021-03-01", start_date="2021-04-15")
+    with store.transaction() as w:
+        [new_id] = w.insert("estates", [estate("E-1", geom=geom, progress=42.5, **props)])
+    got = store.get("estates", new_id)
+    for key, value in props.items():
+        assert got.properties[key] == value, key
+    assert got.properties["progress_pct"] == 42.5
+    assert got.geometry.geom_type == "MultiPolygon"  # a Polygon is stored as its layer's type
+    assert shapely.equals_exact(got.geometry.geoms[0], geom, tolerance=1e-9)
+
+
+def test_land_area_is_computed_geodesically_not_typed_in(store):
+    geom = box(117.25, 34.79, 117.26, 34.80)
+    with store.transaction() as w:
+        [new_id] = w.insert("estates", [estate("E-1", geom=geom, land_area_m2=1.0)])
+    expected = abs(GEOD.geometry_area_perimeter(geom)[0])
+    assert store.get("estates", new_id).properties["land_area_m2"] == pytest.approx(expected, abs=0.1)
+    assert 1_000_000 < expected < 1_030_000  # 0.01° x 0.01° at 34.8°N is ~912 m x 1109 m
+
+
+def test_filters_by_street_office_status_batch_and_ids(store):
+    with store.transaction() as w:
+        ids = w.insert("estates", [
+            estate("A", office="临城街道", status="planned", batch=2021),
+            estate("B", office="常庄街道", status="completed", batch=2020,
+                   geom=box(117.21, 34.79, 117.212, 34.792)),
+            estate("C", office="临城街道", status="completed", batch=2020,
+                   geom=box(117.26, 34.79, 117.262, 34.792)),
+        ])
+
+    def codes(**kw):
+        return [f.properties["code"] for f in store.features("estates", FeatureQuery.where(**kw))]
+
+    assert codes(street_office="临城街道") == ["A", "C"]
+    assert codes(status=["completed"]) == ["B", "C"]
+    assert codes(batch=2020, street_office="临城街道") == ["C"]
+    assert codes(ids=[ids[1]]) == ["B"]
+    assert codes(status=[]) == []
+    assert codes(order_by="code", limit=2, offset=1) == ["B", "C"]
+    assert store.count("estates", FeatureQuery.where(status="completed")) == 2
+
+
+def test_bbox_keeps_only_shapes_that_really_meet_the_box(store):
+    l_shape = Polygon([(117.20, 34.70), (117.30, 34.70), (117.30, 34.71), (117.21, 34.71),
+                       (117.21, 34.80), (117.20, 34.80)])
+    with store.transaction() as w:
+        w.insert("estates", [estate("L", geom=l_shape), estate("far", geom=box(118, 35, 118.01, 35.01))])
+
+    def codes(bbox):
+        return [f.properties["code"] for f in store.features("estates", FeatureQuery.where(bbox=bbox))]
+
+    assert codes((117.19, 34.69, 117.31, 34.81)) == ["L"]
+    assert codes((117.25, 34.75, 117.28, 34.78)) == []  # inside the L's envelope, outside its shape
+    assert codes((117.995, 34.995, 118.005, 35.005)) == ["far"]
+
+
+def test_every_commit_bumps_the_revision_once(store):
+    assert store.revision() == 0
+    with store.transaction() as w:
+        w.insert("estates", [estate("A")])
+        w.insert("estates", [estate("B", geom=box(117.26, 34.79, 117.262, 34.792))])
+    assert store.revision() == 1
+    with store.transaction() as w:
+        w.update("estates", store.features("estates")[0].id, {"status": "under_construction", "progress_pct": 10})
+    assert store.revision() == 2
+
+
+def test_revision_is_seen_by_another_process_view_of_the_store(store, store_url, layers):
+    other = open_store(store_url, layers)  # what a second worker process opens
+    try:
+        before = other.revision()
+        with store.transaction() as w:
+            w.insert("estates", [estate("A")])
+        assert other.revision() == before + 1
+        assert [f.properties["code"] for f in other.features("estates")] == ["A"]
+    finally:
+        other.close()
+
+
+def test_failed_transaction_leaves_nothing_behind(store):
+    with store.transaction() as w:
+        w.insert("estates", [estate("KEEP")])
+    with pytest.raises(ValidationError, match="households"):
+        with store.transaction() as w:
+            w.clear("estates")
+            w.insert("estates", [estate("NEW-1")])
+            w.insert("estates", [estate("NEW-2", households=-5)])
+    assert [f.properties["code"] for f in store.features("estates")] == ["KEEP"]
+    assert store.revision() == 1
+
+
+def test_duplicate_code_is_a_conflict_and_rolls_back(store):
+    with store.transaction() as w:
+        w.insert("estates", [estate("DUP")])
+    with pytest.raises(Conflict, match="estates"):
+        with store.transaction() as w:
+            w.insert("estates", [estate("OTHER"), estate("DUP")])
+    assert store.count("estates") == 1
+    assert store.revision() == 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(status="finished"), "unknown status code"),
+    (dict(households=-1), "households"),
+    (dict(progress=101), "progress_pct"),
+    (dict(name=None), "'name' is required"),
+    (dict(items_planned="roads,flying_cars"), "flying_cars"),
+    (dict(planned_start="next spring"), "planned_start"),
+    (dict(geom=Polygon([(117.25, 34.79), (117.26, 34.80), (117.26, 34.79), (117.25, 34.80)])), "invalid geometry"),
+    (dict(geom=box(500000, 3850000, 500100, 3850100)), "not WGS84"),
+])
+def test_bad_features_are_refused_naming_feature_and_field(store, bad, message):
+    with pytest.raises(ValidationError, match=message) as info:
+        with store.transaction() as w:
+            w.insert("estates", [estate("OK-1"), estate("BAD-7", **bad)])
+    assert "estates feature #2 (BAD-7)" in str(info.value)
+    assert store.count("estates") == 0
+
+
+def test_update_changes_properties_geometry_and_recomputes_area(store):
+    with store.transaction() as w:
+        [fid] = w.insert("estates", [estate("U")])
+    bigger = box(117.25, 34.79, 117.255, 34.795)
+    with store.transaction() as w:
+        w.update("estates", fid, {"status": "completed", "progress_pct": 100}, geometry=bigger)
+    got = store.get("estates", fid)
+    assert (got.properties["status"], got.properties["progress_pct"]) == ("completed", 100)
+    assert got.properties["land_area_m2"] == pytest.approx(abs(GEOD.geometry_area_perimeter(bigger)[0]), abs=0.1)
+    assert got.properties["name"] == "小区U"  # untouched fields stay
+    with pytest.raises(NotFound):
+        with store.transaction() as w:
+            w.update("estates", fid + 1000, {"status": "completed"})
+
+
+def test_delete_and_not_found(store):
+    with store.transaction() as w:
+        ids = w.insert("estates", [estate("A"), estate("B", geom=box(117.26, 34.79, 117.262, 34.792))])
+    with store.transaction() as w:
+        assert w.delete("estates", [ids[0]]) == 1
+    assert [f.properties["code"] for f in store.features("estates")] == ["B"]
+    with pytest.raises(NotFound):
+        store.get("estates", ids[0])
+
+
+def test_aggregate_sums_and_weights_progress_by_floor_area(store):
+    with store.transaction() as w:
+        w.insert("estates", [
+            estate("A", floor=30000, progress=100, households=300),
+            estate("B", floor=10000, progress=0, households=100, geom=box(117.26, 34.79, 117.262, 34.792)),
+            estate("C", office="常庄街道", floor=5000, progress=None, households=50,
+                   geom=box(117.21, 34.79, 117.212, 34.792)),
+        ])
+    rows = store.aggregate("estates", ["street_office"], [
+        Measure("n", "count"), Measure("households", "sum", "households"),
+        Measure("progress", "weighted_mean", "progress_pct", "floor_area_m2")])
+    by_office = {r["street_office"]: r for r in rows}
+    assert by_office["临城街道"]["n"] == 2
+    assert by_office["临城街道"]["households"] == 400
+    assert by_office["临城街道"]["progress"] == pytest.approx(75.0)
+    assert by_office["常庄街道"]["progress"] is None  # no progress reported is not 0 %
+
+
+def test_points_layer_round_trips(store):
+    with store.transaction() as w:
+        [fid] = w.insert("facilities", [{"properties": {"code": "F1", "name": "临山小区公厕", "kind": "public_toilet"},
+                                         "geometry": {"type": "Point", "coordinates": [117.2512, 34.7901]}}])
+    got = store.get("facilities", fid)
+    assert (got.geometry.x, got.geometry.y) == (117.2512, 34.7901)
+
+
+def test_initialise_adds_columns_a_layer_definition_gains(store_url, layers):
+    s = open_store(store_url, layers)
+    s.initialise()
+    with s.transaction() as w:
+        w.insert("estates", [estate("OLD")])
+    extra = FieldDef(name="community", type="text", label_zh="社区", label_en="Community")
+    grown = dict(layers, estates=dataclasses.replace(layers["estates"], fields=(*layers["estates"].fields, extra)))
+    s2 = open_store(store_url, grown)
+    try:
+        s2.initialise()
+        with s2.transaction() as w:
+            w.insert("estates", [estate("NEW", community="龙潭社区", geom=box(117.26, 34.79, 117.262, 34.792))])
+        rows = {f.properties["code"]: f.properties["community"] for f in s2.features("estates")}
+        assert rows == {"OLD": None, "NEW": "龙潭社区"}
+    finally:
+        s2.drop()
+        s2.close()
+        s.close()
