@@ -45,7 +45,7 @@ class MapConfig:
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: Path = PROJECT_ROOT / "data"
+    data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
     secret_key: str = ""
     default_locale: str = "zh"
