@@ -1,4 +1,4 @@
-"""Name lists and fixed tables for the Xuecheng demo data generator (layers/generate_demo.py).
+"""Names, fixed tables and the roster of estates and zones for layers/generate_demo.py.
 
 Only the four estate names the housing bureau's letter of 2021-07-20 cites (临山小区, 江南小区,
 福泉小区, 八一小区), the office names and the mining group's mine names are real; every other name,
@@ -102,7 +102,8 @@ NAME_STEMS = [
     "天山", "黄山", "泰和", "金河", "福兴", "北苑", "南苑", "西苑", "东苑", "鑫源", "惠民", "怡和",
     "嘉和", "瑞丰", "府前", "学院", "车站", "铁东", "铁西", "沙河", "凤鸣", "翠屏", "紫荆", "桂花",
     "牡丹", "丁香", "玉兰", "海棠", "石榴", "奚仲", "龙潭", "金桥", "银河", "阳光", "东方", "新华",
-    "人民", "文化", "建设", "和平", "幸福", "振兴", "利民", "永安",
+    "人民", "文化", "建设", "和平", "幸福", "振兴", "利民", "永安", "春晖", "育才", "绿景", "馨园",
+    "福园", "清泉", "枣园", "荣华", "新兴", "康宁", "华兴", "友谊", "星火", "翠园", "锦绣", "美林",
 ]
 STEM_SUFFIXES = ["小区", "小区", "小区", "花园", "新村"]
 
@@ -114,6 +115,91 @@ UNITS = [
     "区商业局", "区百货公司", "区外贸公司", "区食品公司", "区酒厂", "区印刷厂", "区自来水公司",
     "区农业银行", "区工商银行", "区人民银行", "区财政局", "区民政局", "区城建局", "区环卫处", "区房管所",
     "区二轻局", "区纺织厂", "区五金厂", "区服装厂", "区油棉厂", "区电影公司", "区中医院", "区妇幼保健院",
-    "区职业中专", "区气象站", "区烟草公司", "区保险公司", "区运输公司",
+    "区职业中专", "区气象站", "区烟草公司", "区保险公司", "区运输公司", "区电业局", "区广播站",
+    "区计生委", "区审计局", "区统计局", "区劳动局", "区粮管所", "区蔬菜公司",
 ]
 UNIT_SUFFIXES = ["宿舍", "家属院"]
+
+
+def name_pool(rng) -> list[str]:
+    """A shuffled pool of unique plausible estate names for the 2020 and 2021 batches."""
+    pool = [s + str(rng.choice(STEM_SUFFIXES)) for s in NAME_STEMS]
+    pool += [u + str(rng.choice(UNIT_SUFFIXES)) for u in UNITS]
+    return [str(n) for n in rng.permutation(pool)]
+
+
+# --- the roster: which estates and zones exist, with their names -----------------------------
+
+def split_count(total: int, n: int, lo: int, hi: int, rng) -> list[int]:
+    """n random sizes in [lo, hi] summing to total (zone member counts)."""
+    sizes = [lo] * n
+    for _ in range(total - lo * n):
+        sizes[int(rng.choice([i for i in range(n) if sizes[i] < hi]))] += 1
+    return sizes
+
+
+def plan_zones(rng) -> list[dict]:
+    """The 20 zones of 2020 and the 5 of 2021, with office, member count and road name."""
+    roads = {o: list(rng.permutation(r)) for o, r in ROADS.items()}
+    plans = [(2021, ["临城街道"] * 2 + ["常庄街道"] * 2 + ["新城街道"], split_count(65, 5, 10, 17, rng)),
+             (2020, ["临城街道"] * 8 + ["巨山街道"] * 6 + ["常庄街道"] * 6, split_count(58, 20, 2, 5, rng))]
+    zones = []
+    for batch, offices, sizes in plans:
+        for i, (office, size) in enumerate(zip(offices, sizes), start=1):
+            road = roads[office].pop(0)
+            zones.append(dict(code=f"XC-Z-{batch}-{i:02d}", name=f"{office}{road}片区", street_office=office,
+                              batch=batch, _size=size, _road=road))
+    return zones
+
+
+def plan_estates(zones, rng) -> list[dict]:
+    """One record per estate with group, office, zone, batch and programme (no numbers yet)."""
+    def rec(group, name, office, batch=None, programme=None, zone=None):
+        return dict(_group=group, name=name, street_office=office, zone=zone, batch=batch, programme=programme)
+
+    estates = [rec("2014-2018", n, o, y) for n, o, y in OLD_BATCH]
+    estates += [rec("2019 mining", n, o, 2019, MINING_PROGRAMME) for n, o in MINING_AREAS]
+    estates.append(rec("2019 railway", *RAILWAY_ESTATE, 2019, RAILWAY_PROGRAMME))
+    pool = name_pool(rng)
+    for year in (2020, 2021):
+        for z in (z for z in zones if z["batch"] == year):
+            estates += [dict(rec(str(year), pool.pop(), z["street_office"], year, None, z["code"]), _zone=z)
+                        for _ in range(z["_size"])]
+    estates += [rec("unscheduled", n, o) for n, o in UNSCHEDULED]
+    for i, e in enumerate(estates, start=1):
+        e["code"] = f"XC-E-{i:03d}"
+    return estates
+
+
+# --- tables of the generator --------------------------------------------------------------------
+
+# Urban offices grow from a cloud of Voronoi seeds around these points (km east, km north of the
+# centre); towns take every seed beyond the urban radius, labelled by the nearest anchor (lon, lat).
+URBAN_CLOUDS = {"临城街道": (0.3, 0.0), "常庄街道": (-4.0, 0.6), "巨山街道": (-0.8, -3.6),
+                "新城街道": (4.6, -1.8), "兴城街道": (3.0, 3.2)}
+TOWN_ANCHORS = {"沙沟镇": (117.31, 34.72), "周营镇": (117.43, 34.67), "邹坞镇": (117.43, 34.88),
+                "陶庄镇": (117.29, 34.89)}
+
+# Per group of estates: exact or target totals from the letter of 2021-07-20, and plausible
+# per-estate ranges. hh_m2 = floor area per household, bld_m2 = floor area per building,
+# cost = 万元 per m² of floor area, built = year built, funding = mean shares of (subsidy, district,
+# town, utility, residents). The unscheduled group makes up the district totals (~38,000
+# households, ~3.5 million m²).
+GROUPS = {
+    "2014-2018": dict(floor=650_000, households=10_318, investment=9_316.0, hh_m2=(52, 75),
+                      bld_m2=(3000, 5000), built=(1972, 1992), funding=(0.22, 0.44, 0.14, 0.12, 0.08)),
+    "2019 mining": dict(floor=516_840, households=5_736, cost=(0.013, 0.018), hh_m2=(75, 105),
+                        bld_m2=(2500, 4500), built=(1976, 1998), funding=(0.35, 0.15, 0.05, 0.45, 0.0)),
+    "2019 railway": dict(floor=62_480, households=1_062, cost=(0.014, 0.016), hh_m2=(55, 65),
+                         bld_m2=(3000, 4000), built=(1984, 1996), funding=(0.35, 0.15, 0.05, 0.45, 0.0)),
+    "2020": dict(floor=1_386_420, households=11_645, cost=(0.015, 0.021), hh_m2=(95, 145),
+                 bld_m2=(3000, 6000), built=(1980, 2000), funding=(0.50, 0.24, 0.10, 0.12, 0.04)),
+    "2021": dict(floor=761_350, households=7_447, buildings=311, investment=15_060.0, hh_m2=(85, 120),
+                 built=(1984, 2004), funding=(0.48, 0.24, 0.12, 0.12, 0.04)),
+    "unscheduled": dict(floor=148_900, households=1_900, hh_m2=(65, 90), bld_m2=(2000, 4000),
+                        built=(1988, 2005)),
+}
+PROGRESS_2021 = 75.0  # "已完成工程总量的75%", weighted by floor area
+# Renovation items in the order works usually happen, so a half-done estate has its pipes first.
+WORK_ORDER = ["illegal_structures", "pipes", "meter_water", "meter_power", "meter_heating", "roads",
+              "parking", "street_lights", "security", "facade", "greening", "public_toilets"]

@@ -1,0 +1,149 @@
+"""Geodesy helpers: GCJ-02 <-> WGS84, geometry transforms, geodesic areas and local projections.
+
+Everything geographic is stored as WGS84 lon/lat. Chinese web maps (Amap/Gaode, Tencent) and most
+data users bring use GCJ-02, an obfuscated datum shifted a few hundred metres from WGS84 inside
+China; these functions move coordinates across that edge. Areas and distances are never computed in
+degrees: use the geodesic functions here or a CGCS2000 Gauss-Kruger zone from `local_projection`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Geod, Transformer
+
+# Krasovsky 1940 ellipsoid: the GCJ-02 algorithm is defined on it, not on WGS84.
+_KRASOVSKY_A = 6378245.0
+_KRASOVSKY_EE = 0.00669342162296594323
+
+# The customary rough China bounding box: GCJ-02 leaves points outside it untouched.
+_CHINA_LON = (72.004, 137.8347)
+_CHINA_LAT = (0.8293, 55.8271)
+
+_INVERSE_TOLERANCE_DEG = 1e-9  # about 0.1 mm, far below any survey accuracy we care about
+_INVERSE_MAX_ITER = 30
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def in_china(lon, lat) -> np.ndarray:
+    """True where (lon, lat) lies inside the rough China bbox, i.e. where GCJ-02 applies."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1]) & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
+
+
+def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The published GCJ-02 offset (dlon, dlat) in degrees at WGS84 (lon, lat), ignoring the bbox."""
+    x, y = lon - 105.0, lat - 35.0
+    waves = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x)) + waves
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x)) + waves
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    # The offsets above are metres-like values on the Krasovsky ellipsoid; turn them into degrees.
+    rad_lat = np.radians(lat)
+    magic = 1.0 - _KRASOVSKY_EE * np.sin(rad_lat) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = dlat * 180.0 / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = dlon * 180.0 / (_KRASOVSKY_A / sqrt_magic * np.cos(rad_lat) * np.pi)
+    return dlon, dlat
+
+
+def _shape_like(template, lon: np.ndarray, lat: np.ndarray):
+    """Return scalars for scalar input so callers can use the functions on single points."""
+    if np.ndim(template) == 0:
+        return float(lon), float(lat)
+    return lon, lat
+
+
+def wgs84_to_gcj02(lon, lat):
+    """Convert WGS84 lon/lat to GCJ-02 (vectorised; scalars in, scalars out).
+
+    Points outside China's bbox are returned unchanged, as the official algorithm does.
+    """
+    lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    dlon, dlat = _gcj_offset(lon_a, lat_a)
+    inside = in_china(lon_a, lat_a)
+    return _shape_like(lon, np.where(inside, lon_a + dlon, lon_a), np.where(inside, lat_a + dlat, lat_a))
+
+
+def gcj02_to_wgs84(lon, lat):
+    """Convert GCJ-02 lon/lat to WGS84 by fixed-point iteration (vectorised).
+
+    The forward formula has no closed-form inverse; the one-step "subtract the offset" shortcut is
+    off by up to a few metres, so we iterate w <- w - (forward(w) - gcj) until the change is below
+    1e-9 degrees, which makes a WGS84 -> GCJ-02 -> WGS84 round trip exact to well under 1 mm.
+    """
+    g_lon, g_lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    w_lon, w_lat = g_lon.copy(), g_lat.copy()
+    for _ in range(_INVERSE_MAX_ITER):
+        f_lon, f_lat = wgs84_to_gcj02(w_lon, w_lat)
+        step_lon, step_lat = f_lon - g_lon, f_lat - g_lat
+        w_lon, w_lat = w_lon - step_lon, w_lat - step_lat
+        if np.all(np.abs(step_lon) < _INVERSE_TOLERANCE_DEG) and np.all(np.abs(step_lat) < _INVERSE_TOLERANCE_DEG):
+            break
+    # Outside the bbox GCJ-02 equals WGS84; decide on the input so the result is exactly unchanged.
+    inside = in_china(g_lon, g_lat)
+    return _shape_like(lon, np.where(inside, w_lon, g_lon), np.where(inside, w_lat, g_lat))
+
+
+def transform_geometry(geom, func):
+    """Apply a vectorised ``func(x, y) -> (x, y)`` to every coordinate of a shapely geometry.
+
+    Works for any geometry type (and arrays of geometries); z values, if any, are dropped.
+    """
+
+    def _apply(coords: np.ndarray) -> np.ndarray:
+        x, y = func(coords[:, 0], coords[:, 1])
+        return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+    return shapely.transform(geom, _apply)
+
+
+@lru_cache(maxsize=32)
+def transformer(src, dst) -> Transformer:
+    """A cached pyproj Transformer between two CRSs, always in (x=lon/easting, y=lat/northing) order."""
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def reproject(geom, src, dst):
+    """Reproject a shapely geometry (or array) from CRS ``src`` to ``dst`` (e.g. 4326 -> 4548)."""
+    return transform_geometry(geom, transformer(src, dst).transform)
+
+
+def local_projection(lon: float) -> CRS:
+    """The CGCS2000 3-degree Gauss-Kruger CRS (central meridian in the code) nearest to ``lon``.
+
+    EPSG:4534 is CM 75E and each following code adds 3 degrees up to EPSG:4554 (CM 135E); for
+    Xuecheng (117.26E) this is EPSG:4548, where distortion is a few parts per million.
+    """
+    # Half-up at zone edges (x.5 * 3 degrees) so the choice never depends on banker's rounding.
+    central = min(max(int(np.floor(lon / 3.0 + 0.5)) * 3, 75), 135)
+    return CRS.from_epsg(4534 + (central - 75) // 3)
+
+
+def geodesic_area_m2(geom) -> float:
+    """Absolute area in m² of a lon/lat (WGS84) geometry on the WGS84 ellipsoid.
+
+    Rings are oriented first (exteriors counter-clockwise, holes clockwise) because pyproj sums
+    signed ring areas; otherwise holes would be added instead of subtracted.
+    """
+    if geom is None or geom.is_empty:
+        return 0.0
+    area, _ = _GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
+    return abs(float(area))
+
+
+def geodesic_area_m2_array(geoms) -> np.ndarray:
+    """Geodesic areas (m²) of many WGS84 geometries, as a float array (0 for None/empty)."""
+    return np.array([geodesic_area_m2(g) for g in np.asarray(geoms, dtype=object).ravel()], dtype=float)
+
+
+def geodesic_distance_m(lon1, lat1, lon2, lat2):
+    """Geodesic distance(s) in metres between WGS84 points on the WGS84 ellipsoid (vectorised)."""
+    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
+    return dist
