@@ -35,6 +35,15 @@ function (feature, layer) {
 }
 """
 
+# Street-office names as permanent labels at their centres (text nodes again, never HTML).
+_LABEL_JS = """
+function (feature, layer) {
+    var label = document.createElement("span");
+    label.textContent = feature.properties.name || "";
+    layer.bindTooltip(label, {permanent: true, direction: "center", className: "area-label"});
+}
+"""
+
 
 @dataclass(frozen=True)
 class MapAssets:
@@ -66,12 +75,16 @@ def build_start_map(store: Store, assets: MapAssets, *, center: tuple[float, flo
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=tile_attribution, name="basemap", max_zoom=19).add_to(m)
     layers = store.layers
-    _add_outline(m, store, layers["district"], locale)
-    _add_outline(m, store, layers["street_offices"], locale)
+    district = store.features("district")
+    _add_outline(m, district, layers["district"], locale, _TOOLTIP_JS)
+    _add_outline(m, store.features("street_offices"), layers["street_offices"], locale, _LABEL_JS)
     estates = store.features("estates", FeatureQuery())
     _add_estates(m, estates, layers["estates"], locale)
     _add_facilities(m, store, layers["facilities"], locale)
     folium.LayerControl(collapsed=True).add_to(m)
+    if district:
+        minx, miny, maxx, maxy = district[0].geometry.bounds
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
     root = m.get_root()
     root.render()
     return MapParts(head=root.header.render(), body=root.html.render(), script=root.script.render(),
@@ -89,9 +102,9 @@ def _slim(features, fields, subtitle=None):
     return slim
 
 
-def _add_outline(m: folium.Map, store: Store, layer: LayerDef, locale: str) -> None:
+def _add_outline(m: folium.Map, features, layer: LayerDef, locale: str, on_each_feature: str) -> None:
     style = layer.style
-    features = _slim(store.features(layer.name), ("code", "name"))
+    features = _slim(features, ("code", "name"))
     folium.GeoJson(
         feature_collection(features, precision=6),
         name=layer.title(locale),
@@ -100,7 +113,7 @@ def _add_outline(m: folium.Map, store: Store, layer: LayerDef, locale: str) -> N
             "fill": s.get("fill", True), "fillOpacity": s.get("fill_opacity", 0.05),
             "dashArray": s.get("dash_array"),
         },
-        on_each_feature=folium.JsCode(_TOOLTIP_JS),
+        on_each_feature=folium.JsCode(on_each_feature),
     ).add_to(m)
 
 
@@ -114,7 +127,8 @@ def _add_estates(m: folium.Map, estates, layer: LayerDef, locale: str) -> None:
         feature_collection(_slim(estates, ESTATE_MAP_FIELDS, subtitle), precision=6),
         name=layer.title(locale),
         style_function=lambda f: {
-            "color": "#263238", "weight": layer.style.get("weight", 1),
+            # Outline in the fill colour: at district zoom a dark outline would hide the status.
+            "color": _status_color(f["properties"]["status"]), "weight": layer.style.get("weight", 1),
             "fillColor": _status_color(f["properties"]["status"]), "fillOpacity": opacity,
         },
         highlight_function=lambda _f: {"weight": 3, "color": "#d50000"},
