@@ -96,22 +96,16 @@ def test_tooltip_shows_hostile_names_as_text(browser, server):
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(base + "/", wait_until="networkidle")
-    # Zoom onto the hostile estate and hover it.
+    # Zoom onto the hostile estate, mark its SVG path, and hover it as a user would.
     page.evaluate("""() => {
-        const map = Object.values(window).find(v => v && v instanceof L.Map);
-        map.setView([34.701, 117.301], 17, {animate: false});
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        let target = null;
+        map.eachLayer(l => { if (l.feature && l.feature.properties.code === "EVIL" && l._path) target = l; });
+        map.fitBounds(target.getBounds(), {animate: false, maxZoom: 17});
+        target._path.id = "evil-estate";
     }""")
-    page.mouse.move(640, 400 + 20)  # the map div starts below the header; aim near its centre
-    target = page.locator('path.leaflet-interactive[fill="%s"]' % RENOVATION_STATUS["planned"].color)
-    box_ = None
-    for i in range(target.count()):
-        candidate = target.nth(i).bounding_box()
-        if candidate and candidate["width"] > 20:
-            box_ = candidate
-            break
-    assert box_ is not None
-    page.mouse.move(box_["x"] + box_["width"] / 2, box_["y"] + box_["height"] / 2)
-    tooltip = page.locator(".leaflet-tooltip")
+    page.hover("#evil-estate")
+    tooltip = page.locator(".leaflet-tooltip:not(.area-label)")
     tooltip.wait_for()
     assert HOSTILE in tooltip.inner_text()
     assert page.evaluate("window.__pwned") is None and dialogs == []
