@@ -9,7 +9,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Polygon, box, mapping
 
-from geo_app.errors import Conflict, NotFound, ValidationError
+from geo_app.errors import Conflict, InvalidParameter, NotFound, ValidationError
 from geo_app.layers import FieldDef
 from geo_app.storage import FeatureQuery, Measure, open_store
 
@@ -97,6 +97,18 @@ def test_bbox_keeps_only_shapes_that_really_meet_the_box(store):
     assert codes((117.19, 34.69, 117.31, 34.81)) == ["L"]
     assert codes((117.25, 34.75, 117.28, 34.78)) == []  # inside the L's envelope, outside its shape
     assert codes((117.995, 34.995, 118.005, 35.005)) == ["far"]
+    assert store.count("estates", FeatureQuery.where(bbox=(117.25, 34.75, 117.28, 34.78))) == 0
+    inside_envelope_only = store.aggregate("estates", [], [Measure("n", "count")],
+                                           FeatureQuery.where(bbox=(117.25, 34.75, 117.28, 34.78)))
+    assert inside_envelope_only[0]["n"] == 0
+
+
+def test_filter_values_are_typed_by_their_column(store):
+    with store.transaction() as w:
+        w.insert("estates", [estate("A", batch=2021)])
+    assert store.count("estates", FeatureQuery.where(batch="2021")) == 1
+    with pytest.raises(InvalidParameter, match="batch"):
+        store.count("estates", FeatureQuery.where(batch="soon"))
 
 
 def test_every_commit_bumps_the_revision_once(store):

@@ -56,10 +56,10 @@ def estate_stats(store: Store, group_by: str, query: FeatureQuery | None = None,
 
 
 def _with_every_office(store: Store, rows: list[dict]) -> list[dict]:
-    """Every street office gets a row, in the order of the layer, even with no estates yet."""
+    """Every street office gets a row, in the layer's stored order, even with no estates yet."""
     found = {r["street_office"]: r for r in rows}
     offices = [f.properties["name"] for f in store.features(
-        "street_offices", FeatureQuery(order_by="code", with_geometry=False))]
+        "street_offices", FeatureQuery(with_geometry=False))]
     empty = {m.name: None for m in MEASURES} | {"estates": 0}
     ordered = [found.pop(name, {**empty, "street_office": name}) for name in offices]
     return ordered + list(found.values())  # estates naming an office that is not in the layer

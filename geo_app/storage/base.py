@@ -132,7 +132,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
-        """A WHERE clause selecting rows whose geometry may intersect bbox, using the index."""
+        """A WHERE clause selecting rows whose geometry intersects bbox (exactly), using the index."""
 
     def features(self, layer: str, query: FeatureQuery | None = None) -> list[Feature]:
         """The features of a layer matching the query, ordered by `order_by` (default id)."""
@@ -154,10 +154,6 @@ class Store(abc.ABC):
             props = {name: _plain(v) for name, v in zip(layer_def.field_names, row[1:len(columns)])}
             geom = geometries[i] if geometries is not None else None
             result.append(Feature(row[0], props, geom))
-        if query.bbox and query.with_geometry:
-            # The index pass is by envelope; keep only features whose shape really meets the box.
-            box = shapely.box(*query.bbox)
-            result = [f for f in result if f.geometry is not None and f.geometry.intersects(box)]
         return result
 
     def get(self, layer: str, feature_id: int) -> Feature:
@@ -168,7 +164,7 @@ class Store(abc.ABC):
         return found[0]
 
     def count(self, layer: str, query: FeatureQuery | None = None) -> int:
-        """How many features match (bbox by envelope index, as a fast upper bound)."""
+        """How many features match the query (ignoring limit and offset)."""
         layer_def = self._layer(layer)
         where, params = self._where(layer_def, query or FeatureQuery())
         return int(self._fetch(f"SELECT COUNT(*) FROM {quote_ident(layer_def.name)}{where}", params)[0][0])
@@ -203,12 +199,12 @@ class Store(abc.ABC):
         clauses, params = [], []
         p = self.placeholder
         for name, values in query.equals.items():
-            column = quote_ident(self._field(layer_def, name).name)
+            field_def = self._field(layer_def, name)
             if not values:
                 clauses.append("1 = 0")
                 continue
-            clauses.append(f"{column} IN ({', '.join([p] * len(values))})")
-            params.extend(values)
+            clauses.append(f"{quote_ident(field_def.name)} IN ({', '.join([p] * len(values))})")
+            params.extend(_typed(field_def, v) for v in values)
         if query.ids is not None:
             if not query.ids:
                 clauses.append("1 = 0")
@@ -361,6 +357,22 @@ def _fill_computed(layer_def: LayerDef, props: list[dict], geoms: np.ndarray) ->
                 p[f.name] = round(float(area), 1)
         elif f.computed:
             raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
+
+
+def _typed(field_def, value):
+    """A filter value in its column's type, so both engines compare alike and bad input is a 400."""
+    try:
+        if field_def.type == "integer":
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if field_def.type == "real":
+            return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"{field_def.name} must be a number, got {value!r}",
+                               parameter=field_def.name) from None
+    return str(value)
 
 
 def _check_bbox(bbox: tuple) -> tuple[float, float, float, float]:

@@ -77,6 +77,21 @@ def _register_functions(con: sqlite3.Connection) -> None:
     con.create_function("ST_MaxY", 1, component(3), deterministic=True)
     con.create_function("ST_IsEmpty", 1, lambda blob: 1 if blob is None or _envelope(blob) is None else 0,
                         deterministic=True)
+    con.create_function("geo_app_intersects_box", 5, _intersects_box, deterministic=True)
+
+
+def _intersects_box(blob, minx, miny, maxx, maxy) -> int:
+    """Exact geometry/box test for the rows the R-tree lets through (envelope checks first)."""
+    env = _envelope(blob)
+    if env is None:
+        return 0
+    e_minx, e_maxx, e_miny, e_maxy = env
+    if e_minx > maxx or e_maxx < minx or e_miny > maxy or e_maxy < miny:
+        return 0
+    if e_minx >= minx and e_maxx <= maxx and e_miny >= miny and e_maxy <= maxy:
+        return 1  # the envelope lies inside the box, so the shape does too
+    geom = shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+    return int(shapely.intersects(geom, shapely.box(minx, miny, maxx, maxy)))
 
 
 class GeoPackageStore(Store):
@@ -151,10 +166,12 @@ class GeoPackageStore(Store):
         return decode_geometries(values)
 
     def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
+        # The R-tree narrows the candidates by envelope; the exact test runs only on those.
         rtree = quote_ident(f"rtree_{layer.name}_geom")
         minx, miny, maxx, maxy = bbox
         return (f'"id" IN (SELECT id FROM {rtree} WHERE maxx >= ? AND minx <= ? '
-                f"AND maxy >= ? AND miny <= ?)", [minx, maxx, miny, maxy])
+                f'AND maxy >= ? AND miny <= ?) AND geo_app_intersects_box("geom", ?, ?, ?, ?)',
+                [minx, maxx, miny, maxy, minx, miny, maxx, maxy])
 
     # --- writes ----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -165,7 +165,8 @@ class PostgisStore(Store):
         return shapely.from_wkb([bytes(v) if v is not None else None for v in values])
 
     def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
-        return f'"geom" && ST_MakeEnvelope(%s, %s, %s, %s, {SRID})', list(bbox)
+        # ST_Intersects uses the GiST index for the envelope pass, then tests the exact shape.
+        return f'ST_Intersects("geom", ST_MakeEnvelope(%s, %s, %s, %s, {SRID}))', list(bbox)
 
     # --- writes ----------------------------------------------------------------------------
     @contextlib.contextmanager
