@@ -7,7 +7,7 @@ backend makes the run less precise rather than endless. A row records how many s
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -26,7 +26,6 @@ class Row:
     peer: float | None = None
     samples: int = 1
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
