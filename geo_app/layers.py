@@ -35,6 +35,7 @@ class FieldDef:
     min: float | None = None
     max: float | None = None
     computed: str | None = None  # e.g. "geodesic_area": filled by the store, never typed in
+    index: bool = False  # a b-tree index for the filters users apply most
 
     def label(self, locale: str = "zh") -> str:
         """The column's label for a user in that locale."""
@@ -196,4 +197,5 @@ def _field_def(path: Path, index: int, item: dict) -> FieldDef:
         min=item.get("min"),
         max=item.get("max"),
         computed=item.get("computed"),
+        index=bool(item.get("index", False)),
     )

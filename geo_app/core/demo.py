@@ -33,6 +33,7 @@ def load_layer_sources(store: Store) -> dict[str, int]:
             writer.clear(name)
             writer.insert(name, features)
     counts = {name: len(features) for name, features in batches.items()}
+    store.checkpoint()  # a freshly built GeoPackage is complete without its -wal file
     log.info("loaded %s into %s", ", ".join(f"{n}: {c}" for n, c in counts.items()), store.description)
     return counts
 

@@ -24,6 +24,8 @@ MEASURES = [
     Measure("estates", "count"),
     *(Measure(name, "sum", name) for name in SUM_FIELDS),
     Measure("progress_pct", "weighted_mean", "progress_pct", "floor_area_m2"),
+    # The weight behind each group's progress, so the total's progress is derived, not re-queried.
+    Measure("progress_weight", "weight_of", "progress_pct", "floor_area_m2"),
 ]
 
 
@@ -35,17 +37,18 @@ def estate_stats(store: Store, group_by: str, query: FeatureQuery | None = None,
                                parameter="group_by")
     keys = GROUPINGS[group_by]
     query = query or FeatureQuery()
+    # Two grouped queries; the total row is summed from the groups rather than read again.
     rows = store.aggregate("estates", keys, MEASURES, query)
     by_status = store.aggregate("estates", (*keys, "status"), [Measure("estates", "count")], query)
     status_counts: dict[tuple, dict] = {}
+    total_counts: dict[str, int] = {}
     for r in by_status:
         status_counts.setdefault(tuple(r[k] for k in keys), {})[r["status"]] = r["estates"]
+        total_counts[r["status"]] = total_counts.get(r["status"], 0) + r["estates"]
+    total = _sum_rows(rows)
     if group_by == "street_office":
         rows = _with_every_office(store, rows)
     table = [_shape_row(r, keys, status_counts.get(tuple(r[k] for k in keys), {}), locale) for r in rows]
-    total = store.aggregate("estates", (), MEASURES, query)[0]
-    total_counts = {r["status"]: r["estates"] for r in store.aggregate("estates", ("status",),
-                                                                        [Measure("estates", "count")], query)}
     return {
         "group_by": group_by,
         "revision": store.revision(),
@@ -53,6 +56,14 @@ def estate_stats(store: Store, group_by: str, query: FeatureQuery | None = None,
         "rows": table,
         "total": _shape_row(total, (), total_counts, locale, label="合计" if locale == "zh" else "Total"),
     }
+
+
+def _sum_rows(rows: list[dict]) -> dict:
+    """The totals of grouped rows; progress re-weighted by each group's floor-area weight."""
+    total = {name: sum(r.get(name) or 0 for r in rows) for name in ("estates", *SUM_FIELDS, "progress_weight")}
+    weighted = sum((r["progress_pct"] or 0) * (r["progress_weight"] or 0) for r in rows)
+    total["progress_pct"] = weighted / total["progress_weight"] if total["progress_weight"] else None
+    return total
 
 
 def _with_every_office(store: Store, rows: list[dict]) -> list[dict]:

@@ -79,7 +79,7 @@ class Measure:
     """One aggregate column: count, sum of a field, or a mean of a field weighted by another."""
 
     name: str
-    kind: str  # "count" | "sum" | "weighted_mean"
+    kind: str  # "count" | "sum" | "weighted_mean" | "weight_of" (the denominator of weighted_mean)
     field: str | None = None
     weight: str | None = None
 
@@ -107,6 +107,9 @@ class Store(abc.ABC):
 
     def close(self) -> None:
         """Release connections; the default holds none."""
+
+    def checkpoint(self) -> None:
+        """Make committed data durable in the store's main file(s); nothing to do for servers."""
 
     @property
     @abc.abstractmethod
@@ -188,11 +191,13 @@ class Store(abc.ABC):
         column = quote_ident(self._field(layer_def, m.field).name)
         if m.kind == "sum":
             return f"SUM({column})"
-        if m.kind == "weighted_mean":
+        if m.kind in ("weighted_mean", "weight_of"):
             weight = quote_ident(self._field(layer_def, m.weight).name)
             # Features without a value carry no weight, rather than counting as zero.
-            return (f"SUM({column} * {weight}) / NULLIF(SUM(CASE WHEN {column} IS NOT NULL "
-                    f"THEN {weight} END), 0)")
+            denominator = f"SUM(CASE WHEN {column} IS NOT NULL THEN {weight} END)"
+            if m.kind == "weight_of":
+                return denominator
+            return f"SUM({column} * {weight}) / NULLIF({denominator}, 0)"
         raise StoreError(f"unknown measure kind {m.kind!r}")
 
     def _where(self, layer_def: LayerDef, query: FeatureQuery) -> tuple[str, list]:

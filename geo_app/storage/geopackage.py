@@ -103,6 +103,11 @@ class GeoPackageStore(Store):
         super().__init__(layers)
         self.path = Path(path)
         self._write_lock = threading.Lock()
+        # One connection per thread, kept open: opening one and parsing the schema costs ~1 ms,
+        # which would dominate small reads. SQLite connections must not cross threads.
+        self._local = threading.local()
+        self._all_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
 
     @property
     def description(self) -> str:
@@ -110,27 +115,47 @@ class GeoPackageStore(Store):
 
     @contextlib.contextmanager
     def _connect(self):
+        con = getattr(self._local, "connection", None)
+        if con is None:
+            con = self._open_connection()
+            self._local.connection = con
+            with self._connections_lock:
+                self._all_connections.append(con)
+        yield con
+
+    def _open_connection(self) -> sqlite3.Connection:
         try:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open GeoPackage {self.path}: {exc}") from None
-        try:
-            _register_functions(con)
-            con.execute("PRAGMA busy_timeout = 30000")
-            yield con
-        finally:
-            con.close()
+        _register_functions(con)
+        con.execute("PRAGMA busy_timeout = 30000")
+        return con
+
+    def close(self) -> None:
+        """Close every thread's connection (they reopen lazily if the store is used again)."""
+        if self._all_connections and self.path.exists():
+            self.checkpoint()
+        with self._connections_lock:
+            for con in self._all_connections:
+                con.close()
+            self._all_connections.clear()
+        self._local = threading.local()
 
     # --- lifecycle -------------------------------------------------------------------------
     def exists(self) -> bool:
         if not self.path.exists():
-            return False
+            return False  # checked first: connecting would create an empty file
         with self._connect() as con:
             return gpkg_schema.has_meta(con)
 
     def initialise(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write_lock, self._connect() as con:
+            # GDAL reads application_id from the file header itself, so it must be written to
+            # the main file before WAL mode would park page 1 in the -wal file.
+            con.execute(f"PRAGMA application_id = {gpkg_schema.APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {gpkg_schema.USER_VERSION}")
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -142,7 +167,13 @@ class GeoPackageStore(Store):
                 con.execute("ROLLBACK")
                 raise
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file, so the .gpkg alone is complete to copy."""
+        with self._connect() as con:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def drop(self) -> None:
+        self.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 

@@ -61,8 +61,6 @@ def has_meta(con: sqlite3.Connection) -> bool:
 
 def create_core_tables(con: sqlite3.Connection) -> None:
     """The GeoPackage metadata tables, the WGS84 CRS and the store's own meta table."""
-    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    con.execute(f"PRAGMA user_version = {USER_VERSION}")
     for statement in _CORE_DDL.split(";"):
         if statement.strip():
             con.execute(statement)
@@ -88,7 +86,15 @@ def ensure_layer(con: sqlite3.Connection, layer: LayerDef) -> None:
         _add_missing_columns(con, layer)
     else:
         _create_layer(con, layer)
+    _create_indexes(con, layer)
     _write_aliases(con, layer)
+
+
+def _create_indexes(con: sqlite3.Connection, layer: LayerDef) -> None:
+    for f in layer.fields:
+        if f.index:
+            name = quote_ident(f"{layer.name}_{f.name}_idx")
+            con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {quote_ident(layer.name)} ({quote_ident(f.name)})")
 
 
 def _column_sql(f) -> str:

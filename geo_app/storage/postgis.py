@@ -132,8 +132,7 @@ class PostgisStore(Store):
         conn.execute(f'CREATE INDEX IF NOT EXISTS {quote_ident(layer_def.name + "_geom_gist")} '
                      f'ON {table} USING gist ("geom")')
         for f in layer_def.fields:
-            # The filters planners use most (street office, status, batch) get b-tree indexes.
-            if f.name in ("street_office", "status", "batch"):
+            if f.index:
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(f'{layer_def.name}_{f.name}_idx')} "
                              f"ON {table} ({quote_ident(f.name)})")
         conn.execute(f"COMMENT ON TABLE {table} IS {_literal(layer_def.title_zh)}")
