@@ -243,3 +243,22 @@ def test_initialise_adds_columns_a_layer_definition_gains(store_url, layers):
         s2.drop()
         s2.close()
         s.close()
+
+
+def test_item_and_name_filters(store):
+    with store.transaction() as w:
+        w.insert("estates", [
+            estate("A", name="临山小区", items_planned="roads,street_lights"),
+            estate("B", name="江南小区", items_planned="greening", geom=box(117.26, 34.79, 117.262, 34.792)),
+            estate("C", name="100%_小区", items_planned=None, geom=box(117.21, 34.79, 117.212, 34.792)),
+        ])
+
+    def codes(**kw):
+        return [f.properties["code"] for f in store.features("estates", FeatureQuery.where(**kw))]
+
+    assert codes(contains={"items_planned": ["street_lights"]}) == ["A"]
+    assert codes(contains={"items_planned": ["greening", "roads"]}) == ["A", "B"]
+    assert codes(contains={"items_planned": ["lights"]}) == []  # whole codes only
+    assert codes(text={"name": "山"}) == ["A"]
+    assert codes(text={"name": "%"}) == ["C"]  # user text is literal, not a pattern
+    assert codes(text={"name": "_"}) == ["C"]

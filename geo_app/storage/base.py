@@ -46,9 +46,15 @@ class Feature:
 
 @dataclass(frozen=True)
 class FeatureQuery:
-    """What to read: attribute filters (field -> allowed values), bbox, ids, paging and order."""
+    """What to read: attribute filters, bbox, ids, paging and order.
+
+    `equals`: field -> allowed values; `contains`: a comma-separated list field (renovation items)
+    -> codes of which it must hold at least one; `text`: field -> substring it must contain.
+    """
 
     equals: dict[str, tuple] = field(default_factory=dict)
+    contains: dict[str, tuple] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
     bbox: tuple[float, float, float, float] | None = None
     ids: tuple[int, ...] | None = None
     limit: int | None = None
@@ -58,7 +64,7 @@ class FeatureQuery:
 
     @classmethod
     def where(cls, *, bbox=None, ids=None, limit=None, offset=0, order_by=None,
-              with_geometry=True, **equals) -> "FeatureQuery":
+              with_geometry=True, contains=None, text=None, **equals) -> "FeatureQuery":
         """Build a query from keyword filters; a None filter is ignored, a scalar means one value.
 
         `FeatureQuery.where(street_office="临城街道", status=["planned", "completed"], batch=2021)`
@@ -69,7 +75,8 @@ class FeatureQuery:
                 continue
             values = tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else (value,)
             filters[name] = values
-        return cls(equals=filters, bbox=tuple(bbox) if bbox else None,
+        return cls(equals=filters, contains={k: tuple(v) for k, v in (contains or {}).items() if v is not None},
+                   text={k: v for k, v in (text or {}).items() if v}, bbox=tuple(bbox) if bbox else None,
                    ids=tuple(ids) if ids is not None else None, limit=limit, offset=offset,
                    order_by=order_by, with_geometry=with_geometry)
 
@@ -210,6 +217,18 @@ class Store(abc.ABC):
                 continue
             clauses.append(f"{quote_ident(field_def.name)} IN ({', '.join([p] * len(values))})")
             params.extend(_typed(field_def, v) for v in values)
+        for name, codes in query.contains.items():
+            column = quote_ident(self._field(layer_def, name).name)
+            if not codes:
+                clauses.append("1 = 0")
+                continue
+            # Lists are stored as "a,b,c": wrap in commas so "roads" never matches "railroads".
+            clauses.append("(" + " OR ".join([f"(',' || {column} || ',') LIKE {p} ESCAPE '\\'"] * len(codes)) + ")")
+            params.extend(f"%,{_like_escape(str(c))},%" for c in codes)
+        for name, needle in query.text.items():
+            column = quote_ident(self._field(layer_def, name).name)
+            clauses.append(f"{column} LIKE {p} ESCAPE '\\'")
+            params.append(f"%{_like_escape(needle)}%")
         if query.ids is not None:
             if not query.ids:
                 clauses.append("1 = 0")
@@ -362,6 +381,11 @@ def _fill_computed(layer_def: LayerDef, props: list[dict], geoms: np.ndarray) ->
                 p[f.name] = round(float(area), 1)
         elif f.computed:
             raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
+
+
+def _like_escape(text: str) -> str:
+    """User text inside a LIKE pattern matches literally (%, _ and the escape are escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _typed(field_def, value):

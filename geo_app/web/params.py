@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..domain import RENOVATION_STATUS
+from ..domain import RENOVATION_ITEMS, RENOVATION_STATUS
 from ..errors import InvalidParameter
 from ..storage import FeatureQuery
 
@@ -54,17 +54,35 @@ def parse_bbox(args: Mapping, name: str = "bbox") -> tuple[float, float, float, 
     return minx, miny, maxx, maxy
 
 
+def parse_codes(args: Mapping, name: str, vocabulary) -> list[str] | None:
+    """A comma-separated list of codes of one vocabulary."""
+    codes = parse_list(args, name)
+    unknown = [c for c in codes or () if c not in vocabulary]
+    if unknown:
+        raise InvalidParameter(f"{name}: unknown code(s) {', '.join(unknown)}; "
+                               f"allowed: {', '.join(vocabulary.codes())}", parameter=name)
+    return codes
+
+
+def parse_text(args: Mapping, name: str, max_length: int = 100) -> str | None:
+    """A free-text parameter, trimmed; too long is a 400 rather than a slow query."""
+    value = (args.get(name) or "").strip()
+    if len(value) > max_length:
+        raise InvalidParameter(f"{name} must be at most {max_length} characters", parameter=name)
+    return value or None
+
+
 def parse_estate_filters(args: Mapping) -> FeatureQuery:
-    """The estate filters every page and API shares: street_office, status, batch, bbox."""
-    statuses = parse_list(args, "status")
-    if statuses:
-        unknown = [s for s in statuses if s not in RENOVATION_STATUS]
-        if unknown:
-            raise InvalidParameter(f"status: unknown code(s) {', '.join(unknown)}; "
-                                   f"allowed: {', '.join(RENOVATION_STATUS.codes())}", parameter="status")
+    """The estate filters every page and API shares.
+
+    street_office, status, batch (comma-separated lists), item (renovation item codes: estates
+    that plan any of them), q (part of the name), bbox.
+    """
     return FeatureQuery.where(
         street_office=parse_list(args, "street_office"),
-        status=statuses,
+        status=parse_codes(args, "status", RENOVATION_STATUS),
         batch=parse_int_list(args, "batch", 2000, 2100),
+        contains={"items_planned": parse_codes(args, "item", RENOVATION_ITEMS)},
+        text={"name": parse_text(args, "q")},
         bbox=parse_bbox(args),
     )
