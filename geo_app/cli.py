@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 
-from .config import load_config
+from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
 from .errors import GeoAppError
+from .frontend import ensure_assets
 from .layers import load_layers
 from .storage import open_store
 
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config: 5000)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+
+    commands.add_parser("assets", help="install the front-end libraries from package-lock.json (npm ci)",
+                        description="Install the locked npm packages the pages load into node_modules/ "
+                                    "(a no-op when they are up to date). init and serve do this too.")
 
     st = commands.add_parser("stats", help="per-batch and per-street-office table of estates",
                              description="The letter's figures, computed from the store.")
@@ -57,7 +62,13 @@ def _open(config):
     return open_store(config.store_url, load_layers(config.layers_dir))
 
 
+def cmd_assets(args, config) -> int:
+    print("front-end libraries installed" if ensure_assets(PROJECT_ROOT) else "front-end libraries up to date")
+    return 0
+
+
 def cmd_init(args, config) -> int:
+    ensure_assets(PROJECT_ROOT)
     store = _open(config)
     try:
         if args.force:
@@ -75,6 +86,7 @@ def cmd_serve(args, config) -> int:
 
     from .app import create_app
 
+    ensure_assets(PROJECT_ROOT)  # a stat and a hash when up to date
     store = _open(config)
     try:
         if ensure_store(store):
@@ -108,4 +120,4 @@ def cmd_stats(args, config) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "serve": cmd_serve, "stats": cmd_stats}
+COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats}

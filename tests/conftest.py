@@ -16,6 +16,7 @@ import pytest
 
 from geo_app.config import load_config
 from geo_app.core.demo import load_layer_sources
+from geo_app.frontend import ensure_assets
 from geo_app.layers import load_layers
 from geo_app.storage import open_store
 
@@ -27,6 +28,12 @@ BACKENDS = ["geopackage", pytest.param("postgis", marks=pytest.mark.postgis)]
 def required(what: str) -> bool:
     """Whether a missing external part must fail the run (CI) rather than skip (a laptop)."""
     return os.environ.get(f"GEO_APP_REQUIRE_{what}") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def front_end_assets():
+    """The npm packages the pages load, installed once (`npm ci`) so a fresh clone's tests pass."""
+    ensure_assets(ROOT)
 
 
 @pytest.fixture(scope="session")

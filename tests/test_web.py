@@ -43,7 +43,7 @@ def test_start_page_loads_nothing_from_a_cdn(client):
     html = client.get("/").get_data(as_text=True)
     hosts = set(re.findall(r'(?:src|href)="(?:https?:)?//([^/"]+)', html))
     assert hosts == set(), hosts
-    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
+    assert client.get("/vendor/leaflet/dist/leaflet.js").status_code == 200
     assert client.get("/vendor/leaflet/nothing.js").status_code == 404
 
 

@@ -46,8 +46,8 @@ def index():
     key = (store.revision(), locale)
     parts = cache.get(key)
     if parts is None:
-        assets = MapAssets(leaflet_js=vendor_url("leaflet", "leaflet.js"),
-                           leaflet_css=vendor_url("leaflet", "leaflet.css"))
+        assets = MapAssets(leaflet_js=vendor_url("leaflet", "dist/leaflet.js"),
+                           leaflet_css=vendor_url("leaflet", "dist/leaflet.css"))
         parts = build_start_map(
             store, assets, center=(config.map.center_lon, config.map.center_lat), zoom=config.map.zoom,
             tile_url=config.map.tile_url, tile_attribution=config.map.tile_attribution, locale=locale)
