@@ -1,0 +1,178 @@
+"""The dashboard: the letter's figures per batch and street office, as a page, charts and Excel.
+
+Both routes take the filters of /api/stats (street_office, status, batch, bbox), so a filtered
+dashboard downloads exactly the tables it shows.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from flask import Blueprint, Response, render_template, request, url_for
+
+from ..core.report_excel import stats_workbook
+from ..core.stats import estate_stats
+from ..domain import FUNDING_SOURCES, RENOVATION_STATUS
+from ..storage import FeatureQuery, Measure
+from . import get_config, get_store
+from .i18n import current_locale, translate as _
+from .params import parse_estate_filters
+
+bp = Blueprint("dashboard", __name__)
+
+TABLES = ("batch", "street_office")
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Funding sources have no colour in the domain (the map never shows them); these five stay apart
+# in print and for common colour-vision deficiencies.
+FUNDING_COLOURS = ("#1565c0", "#2e7d32", "#f9a825", "#6a1b9a", "#d84315")
+FILTERS = ("street_office", "status", "batch")
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """The dashboard page: summary cards, three charts, the batch and street-office tables."""
+    query = parse_estate_filters(request.args)
+    locale = current_locale()
+    batch, offices = dashboard_tables(query, locale)
+    return render_template(
+        "dashboard.html",
+        batch=batch, offices=offices, locale=locale,
+        cards=summary_cards(batch["total"], locale),
+        charts=chart_data(batch, offices, locale),
+        statuses=list(RENOVATION_STATUS),
+        filters=filter_options(query),
+        filter_summary=describe_filters(query, locale),
+        as_of=get_config().as_of,
+        xlsx_url=url_for("dashboard.dashboard_xlsx", **request.args.to_dict(flat=False)),
+    )
+
+
+@bp.get("/dashboard.xlsx")
+def dashboard_xlsx():
+    """The dashboard's tables as an Excel workbook, one sheet per table."""
+    query = parse_estate_filters(request.args)
+    locale = current_locale()
+    as_of = get_config().as_of
+    title = _("dashboard_xlsx_title")
+    summary = describe_filters(query, locale)
+    if summary:
+        title = f"{title}（{summary}）" if locale == "zh" else f"{title} ({summary})"
+    body = stats_workbook(list(dashboard_tables(query, locale)), locale, title, as_of)
+    response = Response(body, mimetype=XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = attachment(xlsx_filename(as_of, locale), xlsx_filename(as_of, "en"))
+    return response
+
+
+def dashboard_tables(query: FeatureQuery, locale: str) -> tuple[dict, dict]:
+    """The batch and street-office tables for the query, as `estate_stats` gives them.
+
+    The stats keep a row for every street office (a planner wants to see the empty ones); when the
+    query names offices, the others are left out, since they are empty by definition.
+    """
+    store = get_store()
+    batch, offices = (estate_stats(store, group_by, query, locale) for group_by in TABLES)
+    chosen = query.equals.get("street_office")
+    if chosen:
+        offices = {**offices, "rows": [r for r in offices["rows"] if r["key"]["street_office"] in chosen]}
+    return batch, offices
+
+
+def summary_cards(total: dict, locale: str) -> list[dict]:
+    """The headline figures; large amounts in the units the letter uses (万平方米, 亿元)."""
+    en = locale == "en"
+    floor, money = total["floor_area_m2"], total["investment_wan"]
+    progress = total["progress_pct"]
+    done = total["status_counts"]["completed"] + total["status_counts"]["accepted"]
+    return [
+        {"key": "estates", "value": f"{total['estates']:,}", "unit": _("dashboard_unit_estates"),
+         "exact": _("dashboard_card_estates_done").format(n=f"{done:,}")},
+        {"key": "households", "value": f"{total['households']:,}", "unit": _("dashboard_unit_households"),
+         "exact": _("dashboard_card_buildings").format(n=f"{total['buildings']:,}")},
+        {"key": "floor_area", "value": f"{floor / 1e6:,.2f}" if en else f"{floor / 1e4:,.1f}",
+         "unit": _("dashboard_unit_floor_area"), "exact": f"{floor:,.1f} m²"},
+        # 万元 -> 亿元 is /10,000; 万元 -> million yuan is /100.
+        {"key": "investment", "value": f"{money / 100:,.1f}" if en else f"{money / 1e4:,.2f}",
+         "unit": _("dashboard_unit_investment"), "exact": f"{money:,.1f} {_('dashboard_unit_wan')}"},
+        {"key": "progress", "value": "—" if progress is None else f"{progress:.1f}", "unit": "%",
+         "exact": _("dashboard_card_progress_note")},
+    ]
+
+
+def chart_data(batch: dict, offices: dict, locale: str) -> dict:
+    """What dashboard.js draws, as plain JSON (the template embeds it with `tojson`)."""
+    # Unscheduled estates have no progress; a zero bar would read as "not started".
+    scheduled = [r for r in batch["rows"] if r["progress_pct"] is not None]
+    return {
+        "statusByOffice": {
+            "labels": [r["label"] for r in offices["rows"]],
+            "datasets": [{"label": term.label(locale), "backgroundColor": term.color,
+                          "data": [r["status_counts"][term.code] for r in offices["rows"]]}
+                         for term in RENOVATION_STATUS],
+            "yTitle": _("dashboard_axis_estates"),
+        },
+        "progressByBatch": {
+            "labels": [r["label"] for r in scheduled],
+            "data": [r["progress_pct"] for r in scheduled],
+            # Finished batches in the "completed" green, the rest in the "under construction" orange.
+            "backgroundColor": [RENOVATION_STATUS["completed" if r["progress_pct"] >= 100 else
+                                                  "under_construction"].color for r in scheduled],
+            "yTitle": _("dashboard_axis_progress"),
+        },
+        "investmentBySource": {
+            "labels": [term.label(locale) for term in FUNDING_SOURCES],
+            "data": [batch["total"]["investment_by_source"][term.code] for term in FUNDING_SOURCES],
+            "backgroundColor": list(FUNDING_COLOURS),
+            "unit": _("dashboard_unit_wan"),
+        },
+        "locale": "zh-CN" if locale == "zh" else "en",
+    }
+
+
+def filter_options(query: FeatureQuery) -> dict:
+    """The choices of the filter form, each with whether the current query selects it."""
+    store = get_store()
+    offices = [f.properties["name"] for f in store.features("street_offices", FeatureQuery(with_geometry=False))]
+    years = [r["batch"] for r in store.aggregate("estates", ("batch",), [Measure("estates", "count")],
+                                                 FeatureQuery())]
+    chosen = {name: set(query.equals.get(name, ())) for name in FILTERS}
+    return {
+        "street_office": [(o, o, o in chosen["street_office"]) for o in offices],
+        "status": [(t.code, t.label(current_locale()), t.code in chosen["status"]) for t in RENOVATION_STATUS],
+        "batch": [(y, y, y in chosen["batch"]) for y in sorted(y for y in years if y is not None)],
+        "bbox": request.args.get("bbox") if query.bbox else None,
+        "active": any(chosen.values()) or query.bbox is not None,
+    }
+
+
+def describe_filters(query: FeatureQuery, locale: str) -> str:
+    """The active filters in words, e.g. "街道（镇）：临城街道；改造状态：施工中"; empty when none."""
+    zh = locale == "zh"
+    parts = []
+    for name in FILTERS:
+        values = query.equals.get(name)
+        if values:
+            shown = [RENOVATION_STATUS.label(v, locale) if name == "status" else str(v) for v in values]
+            parts.append(_("dashboard_filter_" + name) + ("：" if zh else ": ") + ("、" if zh else ", ").join(shown))
+    if query.bbox:
+        parts.append(f"bbox {','.join(f'{v:g}' for v in query.bbox)}")
+    return ("；" if zh else "; ").join(parts)
+
+
+def xlsx_filename(as_of: str, locale: str) -> str:
+    """薛城区改造统计_2021-07-20.xlsx, or its ASCII twin for English and old clients."""
+    day = re.sub(r"[^0-9A-Za-z_-]", "", as_of) or "undated"
+    return f"薛城区改造统计_{day}.xlsx" if locale == "zh" else f"xuecheng-renovation-stats_{day}.xlsx"
+
+
+def attachment(filename: str, ascii_fallback: str) -> str:
+    """A Content-Disposition value with an RFC 5987 UTF-8 name and a plain one for old clients."""
+    return f"attachment; filename=\"{ascii_fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@bp.app_template_filter("dash_number")
+def dash_number(value, digits: int = 0) -> str:
+    """A figure with thousands separators; a dash when there is none."""
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
