@@ -38,9 +38,19 @@ class MapConfig:
     center_lon: float = 117.30
     center_lat: float = 34.79
     zoom: int = 11
+    # OpenStreetMap tiles (or an intranet mirror); empty hides the OSM basemap.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
-    # An empty tile URL shows the overlays on a plain background (intranets without tile access).
+    # 天地图: offered only with a key (free from the Tianditu console). {layer} is vec/cva/img/cia.
+    tianditu_key: str = ""
+    tianditu_url: str = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                         "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                         "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}")
+    # 高德 (Amap) road map and imagery; drawn in GCJ-02, so overlays are shifted when they are shown.
+    amap_url: str = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+    amap_satellite_url: str = "https://webst0{s}.is.autonavi.com/appmaptile?style=6&x={x}&y={y}&z={z}"
+    # Which basemap a page opens with: osm, tianditu_vec, tianditu_img, amap, amap_img or none.
+    default_basemap: str = "osm"
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,9 @@ def _validate(config: Config, sources: dict) -> None:
         fail("default_locale", f"must be 'zh' or 'en', got {config.default_locale!r}")
     if not (-180 <= config.map.center_lon <= 180 and -90 <= config.map.center_lat <= 90):
         fail("map.center_lon", "map centre must be WGS84 longitude/latitude in degrees")
+    if config.map.default_basemap not in ("osm", "tianditu_vec", "tianditu_img", "amap", "amap_img", "none"):
+        fail("map.default_basemap", "must be one of osm, tianditu_vec, tianditu_img, amap, amap_img, none; "
+                                    f"got {config.map.default_basemap!r}")
     if not 0 <= config.map.zoom <= 22:
         fail("map.zoom", f"must be between 0 and 22, got {config.map.zoom}")
     if not config.layers_dir.is_dir():

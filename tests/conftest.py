@@ -9,6 +9,7 @@ server fails the run instead.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -125,3 +126,31 @@ def app(config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# --- headless Chromium for the browser tests --------------------------------------------------
+# Debian's /usr/bin/chromium driven by Playwright (never Playwright's own browser download). Skips
+# with the reason when Chromium or Playwright is missing; GEO_APP_REQUIRE_BROWSER=1 (CI) fails.
+CHROMIUM = os.environ.get("GEO_APP_CHROMIUM", "/usr/bin/chromium")
+# As root, without a sandbox; no background traffic, which this machine's closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed"
+    if reason is None and not shutil.which(CHROMIUM):
+        reason = f"no Chromium at {CHROMIUM} (Debian package chromium)"
+    if reason:
+        if required("BROWSER"):
+            pytest.fail(f"browser tests are required (GEO_APP_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

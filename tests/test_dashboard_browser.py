@@ -8,7 +8,6 @@ or to $GEO_APP_TEST_ARTIFACTS; each test prints where it put them (see them with
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,10 +21,8 @@ from geo_app.config import load_config
 from geo_app.core.demo import ensure_store
 from geo_app.domain import RENOVATION_STATUS
 
-from conftest import required
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("GEO_APP_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("GEO_APP_TEST_ARTIFACTS", Path(__file__).parent / "artifacts")) / "dashboard"
 HOSTILE = '<img src=x onerror="window.__pwned=1">街道'
 CHARTS = ("chart-status-by-office", "chart-progress-by-batch", "chart-investment-by-source")
@@ -45,27 +42,6 @@ CANVAS_PIXELS = """([id, colours]) => {
     }
     return {painted, total: pixels.length / 4, found: [...found]};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    if reason is None and not shutil.which(CHROMIUM):
-        reason = f"no Chromium at {CHROMIUM} (Debian package chromium)"
-    if reason:
-        if required("BROWSER"):
-            pytest.fail(f"browser tests are required (GEO_APP_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

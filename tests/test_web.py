@@ -13,65 +13,80 @@ from geo_app.storage import FeatureQuery
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def embedded(text: str, html: str) -> bool:
-    """Whether text is in the page, as is or JSON-escaped inside the map's script."""
-    return text in html or json.dumps(text)[1:-1] in html
-
-
 def store_of(app):
     return app.extensions["geo_app.store"]
 
 
-def test_start_page_shows_every_estate_legend_and_illustrative_note(app, client):
+def page_config(html: str) -> dict:
+    raw = html.split('<script type="application/json" id="page-config">', 1)[1].split("</script>", 1)[0]
+    return json.loads(raw)
+
+
+def test_start_page_is_the_planner_map_with_legend_filters_and_note(app, client):
     response = client.get("/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    estates = store_of(app).features("estates", FeatureQuery(with_geometry=False))
-    assert len(estates) > 100
-    missing = [f.properties["code"] for f in estates if f'"{f.properties["code"]}"' not in html]
-    assert missing == []
-    assert f'id="estate-count">{len(estates)}<' in html
     assert "示例数据" in html
-    for term in RENOVATION_STATUS:  # legend: every status with its colour and live count
-        count = sum(1 for f in estates if f.properties["status"] == term.code)
-        assert re.search(rf'background:{term.color}"></span>{term.zh} <span class="count" '
-                         rf'data-status="{term.code}">{count}</span>', html), term.code
-    assert embedded("薛城区", html.split("<script>", 1)[1])  # the district outline is on the map
+    for term in RENOVATION_STATUS:  # legend and status filter: every status with its colour
+        assert f'data-status="{term.code}"' in html
+        assert f'value="{term.code}"' in html
+    config = page_config(html)
+    assert [o["name"] for o in config["offices"]][:5] == ["临城街道", "常庄街道", "巨山街道", "新城街道", "兴城街道"]
+    assert config["batches"] == [2014, 2015, 2016, 2017, 2018, 2019, 2020, 2021]
+    assert config["urls"]["estates"] == "/api/estates"
+    assert f'id="fig-estates">{store_of(app).count("estates")}<' in html
 
 
 def test_start_page_loads_nothing_from_a_cdn(client):
     html = client.get("/").get_data(as_text=True)
     hosts = set(re.findall(r'(?:src|href)="(?:https?:)?//([^/"]+)', html))
     assert hosts == set(), hosts
-    assert client.get("/vendor/leaflet/dist/leaflet.js").status_code == 200
-    assert client.get("/vendor/leaflet/nothing.js").status_code == 404
+    for url in re.findall(r'(?:src|href)="(/vendor/[^"]+)"', html):
+        assert client.get(url).status_code == 200, url
 
 
 def test_start_page_speaks_english_on_request(client):
     html = client.get("/?lang=en").get_data(as_text=True)
-    assert "Renovation status" in html and "Under construction" in html
-    assert client.get("/").get_data(as_text=True).count("Renovation status") == 1  # cookie remembers
+    assert "Renovation status" in html and "Under construction" in html and "Street office" in html
+    assert "Renovation status" in client.get("/").get_data(as_text=True)  # the cookie remembers
 
 
-def test_hostile_estate_names_are_never_live_html(app, client):
+def test_hostile_names_are_escaped_in_pages(app, client):
     with store_of(app).transaction() as w:
-        w.insert("estates", [{"properties": {"code": "EVIL<1>", "name": HOSTILE, "street_office": "临城街道",
+        w.insert("street_offices", [{"properties": {"code": "evil", "name": HOSTILE, "kind": "street"},
+                                     "geometry": mapping(box(117.40, 34.70, 117.41, 34.71))}])
+        w.insert("estates", [{"properties": {"code": "EVIL<1>", "name": HOSTILE, "street_office": HOSTILE,
                                              "status": "planned"},
                               "geometry": mapping(box(117.40, 34.70, 117.401, 34.701))}])
-    html = client.get("/").get_data(as_text=True)
-    assert "<img src=x" not in html
-    assert '<script>alert("x")' not in html
-    assert "EVIL\\u003c1\\u003e" in html or "EVIL&lt;1&gt;" in html  # it is there, escaped
+    estate_id = store_of(app).features("estates", FeatureQuery.where(code="EVIL<1>"))[0].id
+    for url in ["/", "/street-offices/evil", f"/estates/{estate_id}"]:
+        html = client.get(url).get_data(as_text=True)
+        assert "<img src=x" not in html, url
+        assert '<script>alert("x")' not in html, url
 
 
-def test_map_is_rebuilt_when_the_store_changes(app, client):
-    first = client.get("/").get_data(as_text=True)
-    with store_of(app).transaction() as w:
-        w.insert("estates", [{"properties": {"code": "NEW-1", "name": "新加小区", "street_office": "临城街道",
-                                             "status": "planned"},
-                              "geometry": mapping(box(117.40, 34.70, 117.401, 34.701))}])
-    second = client.get("/").get_data(as_text=True)
-    assert not embedded("新加小区", first) and embedded("新加小区", second)
+def test_bad_filters_in_a_shared_link_are_400(client):
+    response = client.get("/?status=done")
+    assert response.status_code == 400 and "status" in response.get_data(as_text=True)
+
+
+def test_street_office_page_lists_its_estates_with_aggregates(app, client):
+    html = client.get("/street-offices/lincheng").get_data(as_text=True)
+    estates = store_of(app).features("estates", FeatureQuery.where(street_office="临城街道", with_geometry=False))
+    assert html.count("<tr>") - 1 == len(estates)  # header row + one per estate
+    assert f'id="office-estates">{len(estates):,}<' in html
+    assert f'id="office-households">{sum(f.properties["households"] for f in estates):,}<' in html
+    assert client.get("/street-offices/nowhere").status_code == 404
+
+
+def test_estate_page_shows_attributes_items_and_history_placeholder(app, client):
+    estate = store_of(app).features("estates", FeatureQuery.where(name="临山小区"))[0]
+    html = client.get(f"/estates/{estate.id}").get_data(as_text=True)
+    assert "临山小区" in html and estate.properties["code"] in html
+    assert f"{estate.properties['households']:,}" in html
+    assert "已验收" in html  # status label, not the code
+    assert 'id="inspection-history"' in html
+    assert client.get("/estates/999999").status_code == 404
 
 
 def test_stats_api_by_batch_and_street_office(client):

@@ -1,27 +1,31 @@
-"""Folium map builders. Framework-neutral: they take store data and asset URLs, return HTML parts.
+"""Folium map builders. Framework-neutral: they take config, data and asset URLs, return HTML parts.
+
+The planner map is a Folium map (basemaps, controls, layer switcher) whose data overlays are filled
+in the browser from the GeoJSON API, so filters, the list and the figures all follow one fetch, and
+overlays can be re-fetched in GCJ-02 when an Amap basemap is chosen. The small maps of the detail
+pages embed their few features directly.
 
 Safety: text from the data never reaches `innerHTML`. Folium's GeoJsonTooltip/GeoJsonPopup insert
-property values unescaped, so tooltips here are built in the browser from text nodes
-(`textContent`), and the legend's text is escaped on the server.
+property values unescaped, so tooltips here are built in the browser from text nodes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
+import branca.element
 import folium
+import folium.plugins
 from markupsafe import escape
 
-from ..domain import FACILITY_KINDS, RENOVATION_STATUS
-from ..layers import LayerDef
-from ..storage import FeatureQuery, Store
+from ..domain import RENOVATION_STATUS
+from ..storage import Feature
+from .basemaps import Basemap
 from .geojson import feature_collection
 
-# Only what the start page needs of each estate; the full attribute set is the API's job.
-ESTATE_MAP_FIELDS = ("code", "name", "street_office", "status", "households", "progress_pct")
-
 # Builds a tooltip as DOM nodes so that names like "<img onerror=…>" show as text.
-_TOOLTIP_JS = """
+TOOLTIP_JS = """
 function (feature, layer) {
     var p = feature.properties, box = document.createElement("div");
     var title = document.createElement("b");
@@ -35,23 +39,6 @@ function (feature, layer) {
 }
 """
 
-# Street-office names as permanent labels at their centres (text nodes again, never HTML).
-_LABEL_JS = """
-function (feature, layer) {
-    var label = document.createElement("span");
-    label.textContent = feature.properties.name || "";
-    layer.bindTooltip(label, {permanent: true, direction: "center", className: "area-label"});
-}
-"""
-
-
-@dataclass(frozen=True)
-class MapAssets:
-    """Where the page loads Leaflet from (served by the app itself, never a CDN)."""
-
-    leaflet_js: str
-    leaflet_css: str
-
 
 @dataclass(frozen=True)
 class MapParts:
@@ -60,35 +47,105 @@ class MapParts:
     head: str
     body: str
     script: str
-    legend: str
-    estate_count: int
 
 
-def build_start_map(store: Store, assets: MapAssets, *, center: tuple[float, float], zoom: int,
-                    tile_url: str, tile_attribution: str, locale: str = "zh") -> MapParts:
-    """The district overview: outline, street offices, estates by status, facilities, legend."""
+class _Handle(branca.element.MacroElement):
+    """Publishes the map and its layer control as `window.GeoApp`, for the page's own script.
+
+    Folium declares them with `var`/`let` under generated names; this names them once.
+    """
+
+    _template = branca.element.Template("""
+        {% macro script(this, kwargs) %}
+        window.GeoApp = {map: {{ this._parent.get_name() }}, control: {{ this.control.get_name() }},
+                         basemaps: {{ this.basemaps|tojson }}};
+        {% endmacro %}
+    """)
+
+    def __init__(self, control, basemaps: dict):
+        super().__init__()
+        self.control = control
+        self.basemaps = basemaps
+
+
+def new_map(localise: Callable[[folium.Element], None], *, center: tuple[float, float], zoom: int,
+            basemaps: list[Basemap], default: Basemap, locale: str) -> tuple[folium.Map, folium.LayerControl]:
+    """A map with the offered basemaps (the default shown) and a layer control, no CDN assets."""
+    # maxZoom is stated so overlays (marker clusters) work even with no tile layer at all.
     m = folium.Map(location=[center[1], center[0]], zoom_start=zoom, tiles=None, control_scale=True,
-                   prefer_canvas=False)
-    # Replace folium's CDN assets: intranets and mainland networks often cannot reach them.
-    m.default_js = [("leaflet", assets.leaflet_js)]
-    m.default_css = [("leaflet_css", assets.leaflet_css)]
-    if tile_url:
-        folium.TileLayer(tiles=tile_url, attr=tile_attribution, name="basemap", max_zoom=19).add_to(m)
-    layers = store.layers
-    district = store.features("district")
-    _add_outline(m, district, layers["district"], locale, _TOOLTIP_JS)
-    _add_outline(m, store.features("street_offices"), layers["street_offices"], locale, _LABEL_JS)
-    estates = store.features("estates", FeatureQuery())
-    _add_estates(m, estates, layers["estates"], locale)
-    _add_facilities(m, store, layers["facilities"], locale)
-    folium.LayerControl(collapsed=True).add_to(m)
-    if district:
-        minx, miny, maxx, maxy = district[0].geometry.bounds
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
+                   maxZoom=19)
+    localise(m)
+    # Folium also loads jQuery, Bootstrap and marker icons by default; these pages use none of them.
+    m.default_js = [(name, url) for name, url in m.default_js if name == "leaflet"]
+    m.default_css = [(name, url) for name, url in m.default_css if name == "leaflet_css"]
+    for basemap in [default, *(b for b in basemaps if b is not default)]:
+        group = folium.FeatureGroup(name=basemap.title(locale), overlay=False, show=basemap is default)
+        for source in basemap.tiles:
+            folium.TileLayer(tiles=source.url, attr=basemap.attribution or " ", subdomains=source.subdomains,
+                             max_zoom=basemap.max_zoom, max_native_zoom=basemap.max_zoom, control=False,
+                             name=basemap.id).add_to(group)
+        group.add_to(m)
+    control = folium.LayerControl(collapsed=True)
+    control.add_to(m)
+    return m, control
+
+
+def build_planner_map(localise: Callable[[folium.Element], None], *, center: tuple[float, float], zoom: int,
+                      basemaps: list[Basemap], default: Basemap, locale: str) -> MapParts:
+    """The planner's map shell: basemaps, scale, fullscreen, measure, mouse position, layer control.
+
+    The page script adds the data overlays to `window.GeoApp.control`.
+    """
+    m, control = new_map(localise, center=center, zoom=zoom, basemaps=basemaps, default=default, locale=locale)
+    for plugin in (
+        folium.plugins.Fullscreen(position="topleft", title="全屏" if locale == "zh" else "Full screen",
+                                  title_cancel="退出全屏" if locale == "zh" else "Exit full screen"),
+        folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
+                                      primary_area_unit="sqmeters", secondary_length_unit="kilometers",
+                                      secondary_area_unit="hectares"),
+        folium.plugins.MousePosition(position="bottomright", separator=" , ", num_digits=6,
+                                     prefix="WGS84" if default.coords == "wgs84" else ""),
+    ):
+        localise(plugin)
+        plugin.add_to(m)
+    m.add_child(_Handle(control, {b.title(locale): b.coords for b in basemaps}))
+    return _parts(m)
+
+
+def build_feature_map(localise: Callable[[folium.Element], None], features: list[Feature], *,
+                      basemaps: list[Basemap], default: Basemap, locale: str,
+                      outline: list[Feature] = ()) -> MapParts:
+    """A small map of a few estates (and an outline such as their street office), fitted to them."""
+    anchor = (outline or features)[0].geometry.centroid if (outline or features) else None
+    center = (anchor.x, anchor.y) if anchor is not None else (117.3, 34.8)
+    m, _control = new_map(localise, center=center, zoom=15, basemaps=basemaps, default=default, locale=locale)
+    if outline:
+        folium.GeoJson(feature_collection(_slim(outline, ("name",)), precision=6), name="outline",
+                       style_function=lambda _f: {"color": "#3949ab", "weight": 2, "fill": False},
+                       on_each_feature=folium.JsCode(TOOLTIP_JS)).add_to(m)
+    if features:
+        folium.GeoJson(
+            feature_collection(_slim(features, ("code", "name", "status"),
+                                     lambda p: RENOVATION_STATUS.label(p.get("status"), locale)), precision=6),
+            name="estates",
+            style_function=lambda f: {"color": status_color(f["properties"]["status"]), "weight": 2,
+                                      "fillColor": status_color(f["properties"]["status"]), "fillOpacity": 0.6},
+            on_each_feature=folium.JsCode(TOOLTIP_JS),
+        ).add_to(m)
+    shapes = [f.geometry for f in (*outline, *features)]
+    if shapes:
+        minx = min(g.bounds[0] for g in shapes)
+        miny = min(g.bounds[1] for g in shapes)
+        maxx = max(g.bounds[2] for g in shapes)
+        maxy = max(g.bounds[3] for g in shapes)
+        m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=17)
+    return _parts(m)
+
+
+def _parts(m: folium.Map) -> MapParts:
     root = m.get_root()
     root.render()
-    return MapParts(head=root.header.render(), body=root.html.render(), script=root.script.render(),
-                    legend=legend_html(estates, locale), estate_count=len(estates))
+    return MapParts(head=root.header.render(), body=root.html.render(), script=root.script.render())
 
 
 def _slim(features, fields, subtitle=None):
@@ -98,72 +155,23 @@ def _slim(features, fields, subtitle=None):
         props = {k: f.properties.get(k) for k in fields}
         if subtitle:
             props["_subtitle"] = subtitle(f.properties)
-        slim.append(type(f)(f.id, props, f.geometry))
+        slim.append(Feature(f.id, props, f.geometry))
     return slim
 
 
-def _add_outline(m: folium.Map, features, layer: LayerDef, locale: str, on_each_feature: str) -> None:
-    style = layer.style
-    features = _slim(features, ("code", "name"))
-    folium.GeoJson(
-        feature_collection(features, precision=6),
-        name=layer.title(locale),
-        style_function=lambda _f, s=style: {
-            "color": s.get("color", "#333"), "weight": s.get("weight", 2),
-            "fill": s.get("fill", True), "fillOpacity": s.get("fill_opacity", 0.05),
-            "dashArray": s.get("dash_array"),
-        },
-        on_each_feature=folium.JsCode(on_each_feature),
-    ).add_to(m)
-
-
-def _add_estates(m: folium.Map, estates, layer: LayerDef, locale: str) -> None:
-    def subtitle(p):
-        status = RENOVATION_STATUS.label(p.get("status"), locale)
-        return f"{p.get('street_office') or ''} · {status}"
-
-    opacity = layer.style.get("fill_opacity", 0.65)
-    folium.GeoJson(
-        feature_collection(_slim(estates, ESTATE_MAP_FIELDS, subtitle), precision=6),
-        name=layer.title(locale),
-        style_function=lambda f: {
-            # Outline in the fill colour: at district zoom a dark outline would hide the status.
-            "color": _status_color(f["properties"]["status"]), "weight": layer.style.get("weight", 1),
-            "fillColor": _status_color(f["properties"]["status"]), "fillOpacity": opacity,
-        },
-        highlight_function=lambda _f: {"weight": 3, "color": "#d50000"},
-        on_each_feature=folium.JsCode(_TOOLTIP_JS),
-    ).add_to(m)
-
-
-def _status_color(code: str) -> str:
+def status_color(code: str) -> str:
+    """The fill colour of a renovation status (black for an unknown code, so it stands out)."""
     return RENOVATION_STATUS[code].color if code in RENOVATION_STATUS else "#000000"
 
 
-def _add_facilities(m: folium.Map, store: Store, layer: LayerDef, locale: str) -> None:
-    features = _slim(store.features(layer.name), ("code", "name", "kind"),
-                     lambda p: FACILITY_KINDS.label(p.get("kind"), locale))
-    folium.GeoJson(
-        feature_collection(features, precision=6),
-        name=layer.title(locale),
-        marker=folium.CircleMarker(radius=layer.style.get("radius", 5), fill=True, fill_opacity=0.9),
-        style_function=lambda f: {"color": "#ffffff", "weight": 1,
-                                  "fillColor": FACILITY_KINDS[f["properties"]["kind"]].color},
-        on_each_feature=folium.JsCode(_TOOLTIP_JS),
-    ).add_to(m)
-
-
-def legend_html(estates, locale: str) -> str:
-    """The status legend with live counts and the illustrative-data note, escaped HTML."""
-    counts = {code: 0 for code in RENOVATION_STATUS.codes()}
-    for f in estates:
-        counts[f.properties["status"]] = counts.get(f.properties["status"], 0) + 1
+def legend_html(counts: dict[str, int], locale: str) -> str:
+    """The status legend with counts (the page script keeps them live) and the 示例数据 note."""
     title = "改造状态" if locale == "zh" else "Renovation status"
     note = ("示例数据：小区及街道边界为示意，非真实测绘" if locale == "zh"
             else "示例数据 Illustrative data: estate and street-office boundaries are not surveyed")
     items = "".join(
         f'<li><span class="swatch" style="background:{escape(t.color)}"></span>'
-        f'{escape(t.label(locale))} <span class="count" data-status="{escape(t.code)}">{counts[t.code]}</span></li>'
+        f'{escape(t.label(locale))} <span class="count" data-status="{escape(t.code)}">{counts.get(t.code, 0)}</span></li>'
         for t in RENOVATION_STATUS)
     return (f'<div class="map-legend" id="map-legend"><div class="legend-title">{escape(title)}</div>'
             f'<ul>{items}</ul><div class="legend-note">{escape(note)}</div></div>')

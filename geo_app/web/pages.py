@@ -1,23 +1,33 @@
-"""HTML pages. The start page: the district overview map."""
+"""HTML pages: the planner map, a street office's page, an estate's page."""
 
 from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request, url_for
 
-from ..core.maps import MapAssets, build_start_map
+from ..core import basemaps as basemap_catalogue
+from ..core import frontend_config
+from ..core.maps import build_feature_map, build_planner_map, legend_html
+from ..core.stats import estate_stats
+from ..errors import NotFound
+from ..storage import FeatureQuery
 from . import get_config, get_store
-from .assets import vendor_url
-from .i18n import current_locale
+from .assets import localise
+from .i18n import current_locale, translate
+from .params import parse_estate_filters
 
 bp = Blueprint("pages", __name__)
 
+# Page texts the planner script needs, in the request's locale.
+UI_KEYS = ("layer_district", "layer_offices", "layer_zones", "layer_facilities", "layer_estates", "total",
+           "investment_wan", "items", "item_done", "item_planned", "details", "export_geojson", "list_first",
+           "no_results", "time_now")
 
 
 class MapCache:
-    """Built maps keyed by (store revision, locale): any write anywhere changes the revision, so
-    a worker never serves a stale map, and an unchanged store is not re-rendered per request."""
+    """Built map shells keyed by (store revision, locale): any write anywhere changes the revision,
+    so a worker never serves a stale page, and an unchanged store is not re-rendered per request."""
 
     def __init__(self):
         self._maps: dict[tuple, object] = {}
@@ -39,17 +49,74 @@ def _attach_cache(state) -> None:
     state.app.extensions["geo_app.map_cache"] = MapCache()
 
 
+def _basemaps():
+    config = get_config()
+    offered = basemap_catalogue.available_basemaps(config.map)
+    return offered, basemap_catalogue.choose_default(offered, config.map.default_basemap)
+
+
 @bp.get("/")
-def index():
+def planner_map():
+    """The planner map: every estate by status, filters, list, figures, search, time view."""
     store, config, locale = get_store(), get_config(), current_locale()
+    query = parse_estate_filters(request.args)  # a bad shared link is a 400 naming the filter
     cache = current_app.extensions["geo_app.map_cache"]
     key = (store.revision(), locale)
-    parts = cache.get(key)
-    if parts is None:
-        assets = MapAssets(leaflet_js=vendor_url("leaflet", "dist/leaflet.js"),
-                           leaflet_css=vendor_url("leaflet", "dist/leaflet.css"))
-        parts = build_start_map(
-            store, assets, center=(config.map.center_lon, config.map.center_lat), zoom=config.map.zoom,
-            tile_url=config.map.tile_url, tile_attribution=config.map.tile_attribution, locale=locale)
-        cache.put(key, parts)
-    return render_template("index.html", map=parts)
+    cached = cache.get(key)
+    if cached is None:
+        offered, default = _basemaps()
+        parts = build_planner_map(localise, center=(config.map.center_lon, config.map.center_lat),
+                                  zoom=config.map.zoom, basemaps=offered, default=default, locale=locale)
+        page_config = frontend_config.planner_config(store, locale, config.as_of, _api_urls())
+        page_config["defaultCoords"] = default.coords
+        cached = (parts, page_config)
+        cache.put(key, cached)
+    parts, page_config = cached
+    return render_template("map.html", map=parts, page_config=page_config, ui={k: translate(k) for k in UI_KEYS},
+                           legend=legend_html({}, locale), estate_total=store.count("estates", query))
+
+
+def _api_urls() -> dict:
+    return {
+        "estates": url_for("api.estates"),
+        "estate": url_for("api.estate", estate_id=0).rsplit("/", 1)[0] + "/",
+        "search": url_for("api.search"),
+        "layers": url_for("api.layer", name="x").rsplit("/", 1)[0] + "/",
+        "stats": url_for("api.estate_stats"),
+        "estatePage": url_for("pages.estate_page", estate_id=0).rsplit("/", 1)[0] + "/",
+        "officePage": url_for("pages.street_office_page", code="x").rsplit("/", 1)[0] + "/",
+    }
+
+
+@bp.get("/street-offices/<code>")
+def street_office_page(code: str):
+    """One street office: its map, its estates in a sortable table, its aggregates."""
+    store, locale = get_store(), current_locale()
+    offices = store.features("street_offices", FeatureQuery.where(code=code))
+    if not offices:
+        raise NotFound(f"no street office with code {code!r}")
+    office = offices[0]
+    estates = store.features("estates", FeatureQuery.where(street_office=office.properties["name"], order_by="name"))
+    figures = estate_stats(store, "status", FeatureQuery.where(street_office=office.properties["name"]),
+                           locale=locale)["total"]
+    offered, default = _basemaps()
+    parts = build_feature_map(localise, estates, basemaps=offered, default=default, locale=locale,
+                              outline=[office])
+    return render_template("street_office.html", office=office, estates=estates, figures=figures, map=parts,
+                           labels=frontend_config.labels(locale))
+
+
+@bp.get("/estates/<int:estate_id>")
+def estate_page(estate_id: int):
+    """One estate: every attribute, a small map, renovation items, inspection history."""
+    store, locale = get_store(), current_locale()
+    estate = store.get("estates", estate_id)
+    offered, default = _basemaps()
+    parts = build_feature_map(localise, [estate], basemaps=offered, default=default, locale=locale)
+    offices = store.features("street_offices", FeatureQuery.where(name=estate.properties["street_office"],
+                                                                  with_geometry=False))
+    rows = frontend_config.attribute_rows(store.layers["estates"], estate.properties, locale)
+    return render_template("estate.html", estate=estate, rows=rows, map=parts,
+                           office_code=offices[0].properties["code"] if offices else None,
+                           items=frontend_config.item_rows(estate.properties, locale),
+                           labels=frontend_config.labels(locale))
