@@ -127,6 +127,7 @@ def test_clicking_an_estate_opens_its_true_figures(page, server):
     assert f"{total:,.1f}" in popup
     assert page.locator(".estate-popup a", has_text="详情").get_attribute("href") == f"/estates/{estate.id}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(400)  # let the popup's fade-in finish before the picture
     page.screenshot(path=str(ARTIFACTS / "planner-popup.png"))
 
 

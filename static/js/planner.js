@@ -77,7 +77,11 @@
     const response = await fetch(`${cfg.urls.estate}${id}?coords=${state.coords}`);
     if (!response.ok) return;
     const feature = await response.json();
-    const popup = L.popup({maxWidth: 360, minWidth: 260, autoPanPadding: [20, 20]}).setContent(buildPopup(feature, cfg, ui));
+    // Scroll inside the popup rather than let a long record run off a phone screen.
+    const maxHeight = Math.max(200, Math.min(480, map.getSize().y - 120));
+    const popup = L.popup({maxWidth: 360, minWidth: 260, maxHeight, autoPanPaddingTopLeft: [20, 70],
+                            autoPanPaddingBottomRight: [20, 20]})
+      .setContent(buildPopup(feature, cfg, ui));
     if (layer) layer.unbindPopup().bindPopup(popup).openPopup();
     else popup.setLatLng(L.geoJSON(feature).getBounds().getCenter()).openOn(map);
   }
