@@ -103,7 +103,7 @@ def build_planner_map(localise: Callable[[folium.Element], None], *, center: tup
         folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
                                       primary_area_unit="sqmeters", secondary_length_unit="kilometers",
                                       secondary_area_unit="hectares"),
-        folium.plugins.MousePosition(position="bottomleft", separator=" , ", num_digits=6,
+        folium.plugins.MousePosition(position="bottomleft", separator=" , ", num_digits=6, empty_string="",
                                      prefix="WGS84" if default.coords == "wgs84" else ""),
     ):
         localise(plugin)
