@@ -244,3 +244,32 @@ def test_phone_layout_opens_the_filters_as_a_drawer(browser, server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "planner-phone.png"))
     context.close()
+
+
+def test_street_office_page_table_sorts_by_any_column(page, server):
+    base, store = server
+    page.goto(f"{base}/street-offices/changzhuang")
+    page.wait_for_selector("#office-estates-table tbody tr")
+    households = lambda: [int(v.replace(",", "")) for v in  # noqa: E731
+                          page.locator("#office-estates-table tbody tr td:nth-child(4)").all_inner_texts()]
+    header = page.locator("#office-estates-table th", has_text="户数")
+    header.click()
+    assert households() == sorted(households())
+    header.click()
+    assert households() == sorted(households(), reverse=True)
+    assert len(households()) == store.count("estates", FeatureQuery.where(street_office="常庄街道"))
+    assert page.locator(".small-map path.leaflet-interactive").count() >= len(households())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "street-office.png"), full_page=True)
+
+
+def test_estate_page_shows_its_map_and_items(page, server):
+    base, store = server
+    estate = store.features("estates", FeatureQuery.where(name="临山小区"))[0]
+    page.goto(f"{base}/estates/{estate.id}")
+    page.wait_for_selector(".small-map path.leaflet-interactive")
+    planned = [c for c in (estate.properties["items_planned"] or "").split(",") if c]
+    assert page.locator("#estate-items tbody tr").count() == len(planned)
+    assert page.errors == [] and page.foreign == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "estate.png"), full_page=True)

@@ -69,8 +69,12 @@ class _Handle(branca.element.MacroElement):
 
 
 def new_map(localise: Callable[[folium.Element], None], *, center: tuple[float, float], zoom: int,
-            basemaps: list[Basemap], default: Basemap, locale: str) -> tuple[folium.Map, folium.LayerControl]:
-    """A map with the offered basemaps (the default shown) and a layer control, no CDN assets."""
+            basemaps: list[Basemap], default: Basemap, locale: str) -> folium.Map:
+    """A map with the offered basemaps (the default shown), no CDN assets.
+
+    The caller adds the layer control last: Folium writes its script where it is added, and it
+    must come after every layer it lists.
+    """
     # maxZoom is stated so overlays (marker clusters) work even with no tile layer at all.
     m = folium.Map(location=[center[1], center[0]], zoom_start=zoom, tiles=None, control_scale=True,
                    maxZoom=19)
@@ -85,9 +89,7 @@ def new_map(localise: Callable[[folium.Element], None], *, center: tuple[float, 
                              max_zoom=basemap.max_zoom, max_native_zoom=basemap.max_zoom, control=False,
                              name=basemap.id).add_to(group)
         group.add_to(m)
-    control = folium.LayerControl(collapsed=True)
-    control.add_to(m)
-    return m, control
+    return m
 
 
 def build_planner_map(localise: Callable[[folium.Element], None], *, center: tuple[float, float], zoom: int,
@@ -96,7 +98,7 @@ def build_planner_map(localise: Callable[[folium.Element], None], *, center: tup
 
     The page script adds the data overlays to `window.GeoApp.control`.
     """
-    m, control = new_map(localise, center=center, zoom=zoom, basemaps=basemaps, default=default, locale=locale)
+    m = new_map(localise, center=center, zoom=zoom, basemaps=basemaps, default=default, locale=locale)
     for plugin in (
         folium.plugins.Fullscreen(position="topleft", title="全屏" if locale == "zh" else "Full screen",
                                   title_cancel="退出全屏" if locale == "zh" else "Exit full screen"),
@@ -108,6 +110,7 @@ def build_planner_map(localise: Callable[[folium.Element], None], *, center: tup
     ):
         localise(plugin)
         plugin.add_to(m)
+    control = folium.LayerControl(collapsed=True).add_to(m)
     m.add_child(_Handle(control, {b.title(locale): b.coords for b in basemaps}))
     return _parts(m)
 
@@ -118,7 +121,7 @@ def build_feature_map(localise: Callable[[folium.Element], None], features: list
     """A small map of a few estates (and an outline such as their street office), fitted to them."""
     anchor = (outline or features)[0].geometry.centroid if (outline or features) else None
     center = (anchor.x, anchor.y) if anchor is not None else (117.3, 34.8)
-    m, _control = new_map(localise, center=center, zoom=15, basemaps=basemaps, default=default, locale=locale)
+    m = new_map(localise, center=center, zoom=15, basemaps=basemaps, default=default, locale=locale)
     if outline:
         folium.GeoJson(feature_collection(_slim(outline, ("name",)), precision=6), name="outline",
                        style_function=lambda _f: {"color": "#3949ab", "weight": 2, "fill": False},
@@ -139,6 +142,7 @@ def build_feature_map(localise: Callable[[folium.Element], None], features: list
         maxx = max(g.bounds[2] for g in shapes)
         maxy = max(g.bounds[3] for g in shapes)
         m.fit_bounds([[miny, minx], [maxy, maxx]], max_zoom=17)
+    folium.LayerControl(collapsed=True).add_to(m)
     return _parts(m)
 
 
