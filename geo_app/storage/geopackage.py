@@ -21,7 +21,7 @@ import shapely
 
 from ..errors import Conflict, StoreError
 from ..layers import LayerDef
-from .base import SRID, Feature, FeatureQuery, Store, Writer, quote_ident
+from .base import SRID, Feature, Store, Writer, quote_ident
 from . import gpkg_schema
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
