@@ -10,13 +10,15 @@ import re
 from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext, pgettext
 
 from ..core.report_excel import stats_workbook
 from ..core.stats import estate_stats
 from ..domain import FUNDING_SOURCES, RENOVATION_STATUS
 from ..storage import FeatureQuery, Measure
 from . import get_config, get_store
-from .i18n import current_locale, translate as _
+from .i18n import current_locale
 from .params import parse_estate_filters
 
 bp = Blueprint("dashboard", __name__)
@@ -26,7 +28,13 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 # Funding sources have no colour in the domain (the map never shows them); these five stay apart
 # in print and for common colour-vision deficiencies.
 FUNDING_COLOURS = ("#1565c0", "#2e7d32", "#f9a825", "#6a1b9a", "#d84315")
-FILTERS = ("street_office", "status", "batch")
+# The filters' names, in the order of the form; the same words head the tables' first column.
+FILTER_LABELS = {
+    "street_office": lazy_gettext("Street office"),
+    "status": lazy_gettext("Status"),
+    "batch": lazy_gettext("Batch"),
+}
+FILTERS = tuple(FILTER_LABELS)
 
 
 @bp.get("/dashboard")
@@ -42,6 +50,7 @@ def dashboard():
         charts=chart_data(batch, offices, locale),
         statuses=list(RENOVATION_STATUS),
         filters=filter_options(query),
+        filter_labels=FILTER_LABELS,
         filter_summary=describe_filters(query, locale),
         as_of=get_config().as_of,
         xlsx_url=url_for("dashboard.dashboard_xlsx", **request.args.to_dict(flat=False)),
@@ -54,10 +63,11 @@ def dashboard_xlsx():
     query = parse_estate_filters(request.args)
     locale = current_locale()
     as_of = get_config().as_of
-    title = _("dashboard_xlsx_title")
+    title = _("Xuecheng old-estate renovation statistics")
     summary = describe_filters(query, locale)
     if summary:
-        title = f"{title}（{summary}）" if locale == "zh" else f"{title} ({summary})"
+        # Translators: the workbook's title with the active filters.
+        title = _("%(title)s (%(filters)s)", title=title, filters=summary)
     body = stats_workbook(list(dashboard_tables(query, locale)), locale, title, as_of)
     response = Response(body, mimetype=XLSX_MIMETYPE)
     response.headers["Content-Disposition"] = attachment(xlsx_filename(as_of, locale), xlsx_filename(as_of, "en"))
@@ -80,22 +90,31 @@ def dashboard_tables(query: FeatureQuery, locale: str) -> tuple[dict, dict]:
 
 def summary_cards(total: dict, locale: str) -> list[dict]:
     """The headline figures; large amounts in the units the letter uses (万平方米, 亿元)."""
-    en = locale == "en"
     floor, money = total["floor_area_m2"], total["investment_wan"]
     progress = total["progress_pct"]
     done = total["status_counts"]["completed"] + total["status_counts"]["accepted"]
+    buildings = total["buildings"]
+    # Large figures are scaled per language, and their units with them: millions in English,
+    # 万 (10^4) and 亿 (10^8) in Chinese. 万元 -> million yuan is /100; 万元 -> 亿元 is /10,000.
+    if locale == "en":
+        floor_value, money_value = f"{floor / 1e6:,.2f}", f"{money / 100:,.1f}"
+    else:
+        floor_value, money_value = f"{floor / 1e4:,.1f}", f"{money / 1e4:,.2f}"
     return [
-        {"key": "estates", "value": f"{total['estates']:,}", "unit": _("dashboard_unit_estates"),
-         "exact": _("dashboard_card_estates_done").format(n=f"{done:,}")},
-        {"key": "households", "value": f"{total['households']:,}", "unit": _("dashboard_unit_households"),
-         "exact": _("dashboard_card_buildings").format(n=f"{total['buildings']:,}")},
-        {"key": "floor_area", "value": f"{floor / 1e6:,.2f}" if en else f"{floor / 1e4:,.1f}",
-         "unit": _("dashboard_unit_floor_area"), "exact": f"{floor:,.1f} m²"},
-        # 万元 -> 亿元 is /10,000; 万元 -> million yuan is /100.
-        {"key": "investment", "value": f"{money / 100:,.1f}" if en else f"{money / 1e4:,.2f}",
-         "unit": _("dashboard_unit_investment"), "exact": f"{money:,.1f} {_('dashboard_unit_wan')}"},
-        {"key": "progress", "value": "—" if progress is None else f"{progress:.1f}", "unit": "%",
-         "exact": _("dashboard_card_progress_note")},
+        {"key": "estates", "label": _("Estates"), "value": f"{total['estates']:,}",
+         # Translators: the unit after the number of estates on the summary card (Chinese: 个).
+         "unit": _("estates"), "exact": _("%(count)s completed or accepted", count=f"{done:,}")},
+        {"key": "households", "label": _("Households"), "value": f"{total['households']:,}",
+         "unit": _("households"),
+         "exact": ngettext("in %(count)s building", "in %(count)s buildings", buildings, count=f"{buildings:,}")},
+        {"key": "floor_area", "label": _("Floor area"), "value": floor_value,
+         # Translators: the figure is scaled per language; Chinese shows 万平方米 (units of 10,000 m²).
+         "unit": _("million m²"), "exact": f"{floor:,.1f} m²"},
+        {"key": "investment", "label": _("Investment"), "value": money_value,
+         # Translators: the figure is scaled per language; Chinese shows 亿元 (units of 100 million yuan).
+         "unit": _("million yuan"), "exact": f"{money:,.1f} {_('10k yuan')}"},
+        {"key": "progress", "label": _("Progress"), "value": "—" if progress is None else f"{progress:.1f}",
+         "unit": "%", "exact": _("weighted by floor area")},
     ]
 
 
@@ -109,7 +128,7 @@ def chart_data(batch: dict, offices: dict, locale: str) -> dict:
             "datasets": [{"label": term.label(locale), "backgroundColor": term.color,
                           "data": [r["status_counts"][term.code] for r in offices["rows"]]}
                          for term in RENOVATION_STATUS],
-            "yTitle": _("dashboard_axis_estates"),
+            "yTitle": pgettext("chart axis", "Estates"),
         },
         "progressByBatch": {
             "labels": [r["label"] for r in scheduled],
@@ -117,13 +136,13 @@ def chart_data(batch: dict, offices: dict, locale: str) -> dict:
             # Finished batches in the "completed" green, the rest in the "under construction" orange.
             "backgroundColor": [RENOVATION_STATUS["completed" if r["progress_pct"] >= 100 else
                                                   "under_construction"].color for r in scheduled],
-            "yTitle": _("dashboard_axis_progress"),
+            "yTitle": _("Progress (%)"),
         },
         "investmentBySource": {
             "labels": [term.label(locale) for term in FUNDING_SOURCES],
             "data": [batch["total"]["investment_by_source"][term.code] for term in FUNDING_SOURCES],
             "backgroundColor": list(FUNDING_COLOURS),
-            "unit": _("dashboard_unit_wan"),
+            "unit": _("10k yuan"),
         },
         "locale": "zh-CN" if locale == "zh" else "en",
     }
@@ -147,16 +166,17 @@ def filter_options(query: FeatureQuery) -> dict:
 
 def describe_filters(query: FeatureQuery, locale: str) -> str:
     """The active filters in words, e.g. "街道（镇）：临城街道；改造状态：施工中"; empty when none."""
-    zh = locale == "zh"
     parts = []
-    for name in FILTERS:
+    for name, label in FILTER_LABELS.items():
         values = query.equals.get(name)
         if values:
             shown = [RENOVATION_STATUS.label(v, locale) if name == "status" else str(v) for v in values]
-            parts.append(_("dashboard_filter_" + name) + ("：" if zh else ": ") + ("、" if zh else ", ").join(shown))
+            # Punctuation is the language's too (Chinese: "：", "、", "；"), so it is in the catalogue.
+            parts.append(_("%(filter)s: %(values)s", filter=label,
+                           values=pgettext("between a filter's values", ", ").join(shown)))
     if query.bbox:
         parts.append(f"bbox {','.join(f'{v:g}' for v in query.bbox)}")
-    return ("；" if zh else "; ").join(parts)
+    return pgettext("between filters", "; ").join(parts)
 
 
 def xlsx_filename(as_of: str, locale: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import lazy_gettext, lazy_pgettext
 
 from ..core import basemaps as basemap_catalogue
 from ..core import frontend_config
@@ -14,15 +15,32 @@ from ..errors import NotFound
 from ..storage import FeatureQuery
 from . import get_config, get_store
 from .assets import localise
-from .i18n import current_locale, translate
+from .i18n import current_locale
 from .params import parse_estate_filters
 
 bp = Blueprint("pages", __name__)
 
-# Page texts the planner script needs, in the request's locale.
-UI_KEYS = ("layer_district", "layer_offices", "layer_zones", "layer_facilities", "layer_estates", "total",
-           "investment_wan", "items", "item_done", "item_planned", "details", "export_geojson", "list_first",
-           "no_results", "time_now")
+# Page texts the planner script reads as `ui.<key>` (static/js), translated per request. Lazy,
+# because the locale is known only inside a request.
+UI_STRINGS = {
+    "layer_district": lazy_gettext("District"),
+    "layer_offices": lazy_gettext("Street offices"),
+    "layer_zones": lazy_gettext("Zones"),
+    "layer_facilities": lazy_gettext("Facilities"),
+    "layer_estates": lazy_pgettext("map layer", "Estates"),
+    "total": lazy_gettext("Total"),
+    "investment_wan": lazy_gettext("Investment (10k yuan)"),
+    "items": lazy_gettext("Renovation items"),
+    "item_done": lazy_gettext("done"),
+    "item_planned": lazy_gettext("planned"),
+    "details": lazy_gettext("Details"),
+    "export_geojson": lazy_gettext("Export GeoJSON"),
+    # Translators: followed by the list's limit, e.g. "1,200 (showing first 500)".
+    "list_first": lazy_gettext("showing first"),
+    "no_results": lazy_gettext("Nothing found"),
+    # Translators: the time slider's label when it is off (the map shows today's state).
+    "time_now": lazy_gettext("now"),
+}
 
 
 class MapCache:
@@ -72,7 +90,8 @@ def planner_map():
         cached = (parts, page_config)
         cache.put(key, cached)
     parts, page_config = cached
-    return render_template("map.html", map=parts, page_config=page_config, ui={k: translate(k) for k in UI_KEYS},
+    ui = {key: str(text) for key, text in UI_STRINGS.items()}
+    return render_template("map.html", map=parts, page_config=page_config, ui=ui,
                            legend=legend_html({}, locale), estate_total=store.count("estates", query))
 
 
