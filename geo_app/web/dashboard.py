@@ -7,7 +7,6 @@ dashboard downloads exactly the tables it shows.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,6 +17,7 @@ from ..core.stats import estate_stats
 from ..domain import FUNDING_SOURCES, RENOVATION_STATUS
 from ..storage import FeatureQuery, Measure
 from . import get_config, get_store
+from .downloads import content_disposition
 from .i18n import current_locale
 from .params import parse_estate_filters
 
@@ -70,7 +70,8 @@ def dashboard_xlsx():
         title = _("%(title)s (%(filters)s)", title=title, filters=summary)
     body = stats_workbook(list(dashboard_tables(query, locale)), locale, title, as_of)
     response = Response(body, mimetype=XLSX_MIMETYPE)
-    response.headers["Content-Disposition"] = attachment(xlsx_filename(as_of, locale), xlsx_filename(as_of, "en"))
+    response.headers["Content-Disposition"] = content_disposition(xlsx_filename(as_of, locale),
+                                                                  xlsx_filename(as_of, "en"))
     return response
 
 
@@ -183,11 +184,6 @@ def xlsx_filename(as_of: str, locale: str) -> str:
     """薛城区改造统计_2021-07-20.xlsx, or its ASCII twin for English and old clients."""
     day = re.sub(r"[^0-9A-Za-z_-]", "", as_of) or "undated"
     return f"薛城区改造统计_{day}.xlsx" if locale == "zh" else f"xuecheng-renovation-stats_{day}.xlsx"
-
-
-def attachment(filename: str, ascii_fallback: str) -> str:
-    """A Content-Disposition value with an RFC 5987 UTF-8 name and a plain one for old clients."""
-    return f"attachment; filename=\"{ascii_fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @bp.app_template_filter("dash_number")
