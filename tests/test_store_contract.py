@@ -262,3 +262,12 @@ def test_item_and_name_filters(store):
     assert codes(text={"name": "山"}) == ["A"]
     assert codes(text={"name": "%"}) == ["C"]  # user text is literal, not a pattern
     assert codes(text={"name": "_"}) == ["C"]
+
+
+def test_intersects_a_drawn_polygon(store):
+    with store.transaction() as w:
+        w.insert("estates", [estate("A"), estate("B", geom=box(117.26, 34.79, 117.262, 34.792))])
+    triangle = Polygon([(117.249, 34.789), (117.2525, 34.789), (117.249, 34.7925)])  # touches A only
+    found = store.features("estates", FeatureQuery.where(intersects=triangle))
+    assert [f.properties["code"] for f in found] == ["A"]
+    assert store.count("estates", FeatureQuery.where(intersects=box(0, 0, 1, 1))) == 0

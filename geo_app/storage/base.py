@@ -55,6 +55,11 @@ class FeatureQuery:
     contains: dict[str, tuple] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
     bbox: tuple[float, float, float, float] | None = None
+    # Features whose shape meets this WGS84 geometry (a drawn polygon, a buffered road).
+    intersects: BaseGeometry | None = None
+    # Any further condition that renders itself to SQL with bound parameters for this store
+    # (`condition.sql(store, layer_def) -> (clause, params)`), e.g. a CQL2 filter.
+    condition: object | None = None
     ids: tuple[int, ...] | None = None
     limit: int | None = None
     offset: int = 0
@@ -62,8 +67,8 @@ class FeatureQuery:
     with_geometry: bool = True
 
     @classmethod
-    def where(cls, *, bbox=None, ids=None, limit=None, offset=0, order_by=None,
-              with_geometry=True, contains=None, text=None, **equals) -> "FeatureQuery":
+    def where(cls, *, bbox=None, ids=None, limit=None, offset=0, order_by=None, with_geometry=True,
+              contains=None, text=None, intersects=None, condition=None, **equals) -> "FeatureQuery":
         """Build a query from keyword filters; a None filter is ignored, a scalar means one value.
 
         `FeatureQuery.where(street_office="临城街道", status=["planned", "completed"], batch=2021)`
@@ -76,6 +81,7 @@ class FeatureQuery:
             filters[name] = values
         return cls(equals=filters, contains={k: tuple(v) for k, v in (contains or {}).items() if v is not None},
                    text={k: v for k, v in (text or {}).items() if v}, bbox=tuple(bbox) if bbox else None,
+                   intersects=intersects, condition=condition,
                    ids=tuple(ids) if ids is not None else None, limit=limit, offset=offset,
                    order_by=order_by, with_geometry=with_geometry)
 
@@ -142,6 +148,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _bbox_clause(self, layer: LayerDef, bbox: tuple) -> tuple[str, list]:
         """A WHERE clause selecting rows whose geometry intersects bbox (exactly), using the index."""
+
+    @abc.abstractmethod
+    def _intersects_clause(self, layer: LayerDef, geometry: BaseGeometry) -> tuple[str, list]:
+        """A WHERE clause selecting rows whose geometry intersects a WGS84 geometry, using the index."""
 
     def features(self, layer: str, query: FeatureQuery | None = None) -> list[Feature]:
         """The features of a layer matching the query, ordered by `order_by` (default id)."""
@@ -238,6 +248,14 @@ class Store(abc.ABC):
             clause, bbox_params = self._bbox_clause(layer_def, _check_bbox(query.bbox))
             clauses.append(clause)
             params.extend(bbox_params)
+        if query.intersects is not None:
+            clause, geometry_params = self._intersects_clause(layer_def, query.intersects)
+            clauses.append(clause)
+            params.extend(geometry_params)
+        if query.condition is not None:
+            clause, condition_params = query.condition.sql(self, layer_def)
+            clauses.append(f"({clause})")
+            params.extend(condition_params)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def _layer(self, name: str) -> LayerDef:

@@ -10,6 +10,7 @@ take SQLite's write lock with BEGIN IMMEDIATE, so writers from every process are
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import struct
 import threading
@@ -78,6 +79,23 @@ def _register_functions(con: sqlite3.Connection) -> None:
     con.create_function("ST_IsEmpty", 1, lambda blob: 1 if blob is None or _envelope(blob) is None else 0,
                         deterministic=True)
     con.create_function("geo_app_intersects_box", 5, _intersects_box, deterministic=True)
+    con.create_function("geo_app_intersects_wkb", 2, _intersects_wkb, deterministic=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared(wkb: bytes):
+    """The query geometry, parsed and prepared once per distinct query, not once per row."""
+    geom = shapely.from_wkb(wkb)
+    shapely.prepare(geom)
+    return geom
+
+
+def _intersects_wkb(blob, wkb) -> int:
+    """Exact test of a row's geometry against a query geometry given as WKB."""
+    if blob is None or _envelope(blob) is None:
+        return 0
+    geom = shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+    return int(shapely.intersects(_prepared(bytes(wkb)), geom))
 
 
 def _intersects_box(blob, minx, miny, maxx, maxy) -> int:
@@ -203,6 +221,12 @@ class GeoPackageStore(Store):
         return (f'"id" IN (SELECT id FROM {rtree} WHERE maxx >= ? AND minx <= ? '
                 f'AND maxy >= ? AND miny <= ?) AND geo_app_intersects_box("geom", ?, ?, ?, ?)',
                 [minx, maxx, miny, maxy, minx, miny, maxx, maxy])
+
+    def _intersects_clause(self, layer: LayerDef, geometry) -> tuple[str, list]:
+        rtree = quote_ident(f"rtree_{layer.name}_geom")
+        minx, miny, maxx, maxy = geometry.bounds
+        return (f'"id" IN (SELECT id FROM {rtree} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?) '
+                'AND geo_app_intersects_wkb("geom", ?)', [minx, maxx, miny, maxy, shapely.to_wkb(geometry)])
 
     # --- writes ----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -167,6 +167,9 @@ class PostgisStore(Store):
         # ST_Intersects uses the GiST index for the envelope pass, then tests the exact shape.
         return f'ST_Intersects("geom", ST_MakeEnvelope(%s, %s, %s, %s, {SRID}))', list(bbox)
 
+    def _intersects_clause(self, layer: LayerDef, geometry) -> tuple[str, list]:
+        return f'ST_Intersects("geom", ST_GeomFromWKB(%s, {SRID}))', [shapely.to_wkb(geometry)]
+
     # --- writes ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self):
