@@ -271,3 +271,41 @@ def test_intersects_a_drawn_polygon(store):
     found = store.features("estates", FeatureQuery.where(intersects=triangle))
     assert [f.properties["code"] for f in found] == ["A"]
     assert store.count("estates", FeatureQuery.where(intersects=box(0, 0, 1, 1))) == 0
+
+
+def test_nearby_is_geodesic_distance_to_the_edge_with_bearing(store):
+    # A 100 m x 100 m-ish estate centred 1 km north of the point, another around the point.
+    lon, lat = 117.25, 34.79
+    north = box(lon - 0.0005, lat + 0.0085, lon + 0.0005, lat + 0.0095)
+    with store.transaction() as w:
+        w.insert("estates", [estate("AROUND", geom=box(lon - 0.001, lat - 0.001, lon + 0.001, lat + 0.001)),
+                             estate("NORTH", geom=north),
+                             estate("FAR", geom=box(lon + 0.2, lat, lon + 0.201, lat + 0.001))])
+    found = store.nearby("estates", lon, lat, 1000, 10)
+    assert [(f.properties["code"]) for f, _, _ in found] == ["AROUND", "NORTH"]
+    (_, inside, no_bearing), (_, distance, bearing) = found
+    assert inside == 0 and no_bearing is None
+    expected = GEOD.inv(lon, lat, lon, lat + 0.0085)[2]
+    assert distance == pytest.approx(expected, abs=0.5)
+    assert bearing == pytest.approx(0, abs=0.5) or bearing == pytest.approx(360, abs=0.5)
+    assert [f.properties["code"] for f, _, _ in store.nearby("estates", lon, lat, None, 3)] == ["AROUND", "NORTH", "FAR"]
+    assert store.nearby("estates", lon, lat, 500, 10, FeatureQuery.where(status="completed")) == []
+
+
+def test_intersection_areas_between_layers_and_within_one(store):
+    with store.transaction() as w:
+        w.insert("street_offices", [
+            {"properties": {"code": "w", "name": "西", "kind": "street"}, "geometry": mapping(box(117.0, 34.0, 117.25, 35.0))},
+            {"properties": {"code": "e", "name": "东", "kind": "street"}, "geometry": mapping(box(117.25, 34.0, 117.5, 35.0))}])
+        ids = w.insert("estates", [estate("STRADDLE", geom=box(117.249, 34.79, 117.252, 34.791)),
+                                   estate("OVERLAP", geom=box(117.251, 34.79, 117.253, 34.791))])
+    pairs = store.intersection_areas("estates", "street_offices")
+    by_estate = {}
+    for estate_id, office_id, area in pairs:
+        by_estate.setdefault(estate_id, []).append(area)
+    assert len(by_estate[ids[0]]) == 2  # the straddler meets both offices
+    assert sum(by_estate[ids[0]]) == pytest.approx(store.get("estates", ids[0]).properties["land_area_m2"], rel=1e-4)
+    [(a, b, area)] = store.intersection_areas("estates", "estates")
+    assert (a, b) == (ids[0], ids[1]) and area == pytest.approx(
+        abs(GEOD.geometry_area_perimeter(box(117.251, 34.79, 117.252, 34.791))[0]), rel=1e-3)
+    assert store.invalid_geometries("estates") == []

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
+from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidParameter, NotFound, StoreError
@@ -24,6 +25,7 @@ from ..layers import LayerDef
 from .validation import prepare_features
 
 SRID = 4326
+_GEOD = Geod(ellps="WGS84")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -275,6 +277,23 @@ class Store(abc.ABC):
     def _order_field(self, layer_def: LayerDef, name: str | None) -> str:
         return "id" if name in (None, "id") else self._field(layer_def, name).name
 
+    # --- spatial queries (each engine its own way) -------------------------------------------
+    @abc.abstractmethod
+    def nearby(self, layer: str, lon: float, lat: float, radius_m: float | None, limit: int,
+               query: FeatureQuery | None = None) -> list[tuple[Feature, float, float | None]]:
+        """Features within `radius_m` of a WGS84 point (or the `limit` nearest when radius is None):
+        (feature, geodesic distance to its edge in m — 0 inside —, bearing in degrees or None
+        inside), nearest first."""
+
+    @abc.abstractmethod
+    def intersection_areas(self, layer: str, other: str, query: FeatureQuery | None = None) -> list[tuple]:
+        """(id, other id, area m² of the overlap) for every intersecting pair of a layer's features
+        (filtered by query) with another layer's; with other == layer, each pair once (id < other)."""
+
+    @abc.abstractmethod
+    def invalid_geometries(self, layer: str) -> list[tuple[int, str]]:
+        """(id, reason) of features whose stored geometry is empty or invalid (e.g. edited in QGIS)."""
+
     # --- writes ----------------------------------------------------------------------------
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager["Writer"]:
@@ -341,6 +360,12 @@ class Writer(abc.ABC):
     @abc.abstractmethod
     def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:
         ...
+
+
+def circle_bbox(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """The lon/lat box enclosing a geodesic circle (for an index pre-filter; slightly generous)."""
+    lons, lats, _ = _GEOD.fwd([lon] * 4, [lat] * 4, [0, 90, 180, 270], [radius_m * 1.001 + 1] * 4)
+    return (max(min(lons), -180.0), max(min(lats), -90.0), min(max(lons), 180.0), min(max(lats), 90.0))
 
 
 def _like_escape(text: str) -> str:

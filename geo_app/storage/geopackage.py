@@ -24,6 +24,7 @@ from ..errors import Conflict, StoreError
 from ..layers import LayerDef
 from .base import SRID, Feature, Store, Writer, quote_ident
 from . import gpkg_schema
+from .gpkg_spatial import GeoPackageSpatial
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -112,7 +113,7 @@ def _intersects_box(blob, minx, miny, maxx, maxy) -> int:
     return int(shapely.intersects(geom, shapely.box(minx, miny, maxx, maxy)))
 
 
-class GeoPackageStore(Store):
+class GeoPackageStore(GeoPackageSpatial, Store):
     """The embedded store: one GeoPackage file."""
 
     placeholder = "?"

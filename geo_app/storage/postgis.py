@@ -19,6 +19,7 @@ import shapely
 from ..errors import Conflict, StoreError
 from ..layers import LayerDef
 from .base import SRID, Feature, Store, Writer, quote_ident
+from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -52,7 +53,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts)
 
 
-class PostgisStore(Store):
+class PostgisStore(PostgisSpatial, Store):
     """Tables in a PostgreSQL database with the PostGIS extension."""
 
     placeholder = "%s"
