@@ -31,13 +31,14 @@ def create_app(config: Config | dict | None = None) -> Flask:
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import api, assets, dashboard, errors, i18n, pages
+    from .web import api, assets, dashboard, errors, i18n, pages, spatial_api
 
     i18n.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(spatial_api.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
     app.after_request(_security_headers)
     return app

@@ -16,6 +16,7 @@ GROUPINGS = {
     # section) that the letter reports separately, so a batch row is keyed by both.
     "batch": ("batch", "programme"),
     "street_office": ("street_office",),
+    "zone": ("zone",),
     "status": ("status",),
 }
 
@@ -49,6 +50,8 @@ def estate_stats(store: Store, group_by: str, query: FeatureQuery | None = None,
     if group_by == "street_office":
         rows = _with_every_office(store, rows)
     table = [_shape_row(r, keys, status_counts.get(tuple(r[k] for k in keys), {}), locale) for r in rows]
+    if group_by == "zone":
+        _name_zones(store, table)
     return {
         "group_by": group_by,
         "revision": store.revision(),
@@ -56,6 +59,13 @@ def estate_stats(store: Store, group_by: str, query: FeatureQuery | None = None,
         "rows": table,
         "total": _shape_row(total, (), total_counts, locale, label="合计" if locale == "zh" else "Total"),
     }
+
+
+def _name_zones(store: Store, table: list[dict]) -> None:
+    """Zone rows are keyed by code; people read the zone's name."""
+    names = {f.properties["code"]: f.properties["name"] for f in store.features("zones", FeatureQuery(with_geometry=False))}
+    for row in table:
+        row["label"] = names.get(row["key"]["zone"], row["label"])
 
 
 def _sum_rows(rows: list[dict]) -> dict:
@@ -101,6 +111,8 @@ def _label(row: dict, keys: tuple, locale: str) -> str:
         return f"{row['batch']} {row['programme']}" if row["programme"] else str(row["batch"])
     if keys == ("status",):
         return RENOVATION_STATUS.label(row["status"], locale)
+    if row[keys[0]] is None:
+        return "（无）" if locale == "zh" else "(none)"
     return str(row[keys[0]])
 
 
