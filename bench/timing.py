@@ -16,8 +16,9 @@ import numpy as np
 @dataclass
 class Row:
     """One figure of the table. `kind` says how to read it: "time" (seconds, lower is better) or
-    "rate" (per second, higher is better) or "size" (MB); the ratio is always ours/peer in *time*, so > 1 means
-    we are slower than the peer whatever the unit."""
+    "rate" (per second, higher is better) or "size" (MB) or "bytes" or "count"; the ratio is always
+    ours/peer in *time* (value/peer for sizes and counts), so > 1 means we are slower (or bigger) than
+    the peer whatever the unit."""
 
     backend: str
     metric: str
@@ -85,6 +86,12 @@ def _fmt_value(value: float | None, kind: str) -> str:
         return f"{value:,.1f} MB"
     if kind == "rate":
         return f"{value:,.0f} /s"
+    if kind == "bytes":
+        if value >= 1e6:
+            return f"{value / 1e6:,.2f} MB"
+        return f"{value / 1e3:,.1f} kB" if value >= 1e3 else f"{value:,.0f} B"
+    if kind == "count":
+        return f"{value:,.0f}"
     if value >= 1:
         return f"{value:.2f} s"
     if value >= 1e-3:
@@ -92,9 +99,9 @@ def _fmt_value(value: float | None, kind: str) -> str:
     return f"{value * 1e6:.0f} µs"
 
 
-def format_table(rows: list[Row]) -> str:
+def format_table(rows: list[Row], first: str = "backend", peer: str = "peer (GDAL)") -> str:
     """A plain-text table: backend, metric, ours, peer, ours/peer (time), samples, note."""
-    header = ["backend", "metric", "ours", "peer (GDAL)", "ours/peer", "n", "note"]
+    header = [first, "metric", "ours", peer, "ours/peer", "n", "note"]
     cells = [header]
     for r in rows:
         ratio = r.ratio

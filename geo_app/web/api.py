@@ -27,12 +27,15 @@ def estates():
     query = parse_estate_filters(request.args)
     coords = check_coordinate_system(request.args.get("coords"))
     view = parse_choice(request.args, "view", ("full", "map"), default="full")
-    revision = store.revision()
-    features = store.features("estates", query)
-    if view == "map":
-        features = estate_queries.map_view(features)
-    body = feature_collection(features, precision=6 if view == "map" else 7, coords=coords,
-                              numberMatched=len(features), revision=revision)
+    revision = store.revision()  # before the read: the body is never older than its ETag says
+
+    def body():  # built only when neither the client's copy (304) nor a kept body will do
+        features = store.features("estates", query)
+        if view == "map":
+            features = estate_queries.map_view(features)
+        return feature_collection(features, precision=6 if view == "map" else 7, coords=coords,
+                                  numberMatched=len(features), revision=revision)
+
     return json_response(body, revision=revision, mimetype="application/geo+json")
 
 
@@ -41,9 +44,10 @@ def estate(estate_id: int):
     """One estate with every attribute, as a GeoJSON Feature."""
     store = get_store()
     coords = check_coordinate_system(request.args.get("coords"))
+    revision = store.revision()  # before the read, as above
     feature = feature_to_geojson(store.get("estates", estate_id), coords=coords)
     filename = f"estate_{feature['properties']['code']}.geojson" if request.args.get("download") else None
-    return json_response(feature, revision=store.revision(), mimetype="application/geo+json", filename=filename)
+    return json_response(feature, revision=revision, mimetype="application/geo+json", filename=filename)
 
 
 @bp.get("/estates/search")
@@ -64,8 +68,8 @@ def layer(name: str):
     store = get_store()
     coords = check_coordinate_system(request.args.get("coords"))
     revision = store.revision()
-    features = store.features(name, FeatureQuery())
-    return json_response(feature_collection(features, precision=6, coords=coords, revision=revision),
+    return json_response(lambda: feature_collection(store.features(name, FeatureQuery()), precision=6,
+                                                    coords=coords, revision=revision),
                          revision=revision, mimetype="application/geo+json")
 
 
