@@ -6,6 +6,7 @@ load rate, bbox reads of ~1 km², reads of one street office, counts by status, 
 GeoPackage and reads our GeoPackage by the same boxes, so figures come with a ratio ours/peer.
 
     python bench/run.py --n 200000 --backends geopackage,postgis --json out.json
+    python bench/run.py --ogc-only --n 200000   # issue 4: nearby, stats, OGC API vs pygeoapi (bench/ogc.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
 import generate  # noqa: E402
+import ogc  # noqa: E402
 import peer  # noqa: E402
 from timing import Row, format_table, latency_rows, percentile, repeat, sample  # noqa: E402
 
@@ -222,6 +224,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostGIS URL; its schema is dropped")
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after the PostGIS load")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ogc.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -238,23 +241,32 @@ def main(argv=None) -> int:
     print(f"generated {len(data.estates):,} estates in {len(data.offices):,} street offices "
           f"in {data.generate_s:.1f} s (seed {args.seed})", flush=True)
     rows: list[Row] = []
+    ogc_rows, ogc_http = [], []
     with tempfile.TemporaryDirectory(prefix="geo_app_bench_") as tmp:
-        for backend in backends:
+        for backend in ([] if args.ogc_only else backends):
             t0 = time.perf_counter()
             if backend == "geopackage":
                 rows += bench_geopackage(data, layers, args, Path(tmp))
             else:
                 rows += bench_postgis(data, layers, args)
             print(f"{backend}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.ogc or args.ogc_only:  # issue 4: its own stores, kept while its servers run
+        ogc_rows, ogc_http = ogc.run_section(data, layers, args, backends)
     info = {**machine(), "n": args.n, "offices": len(data.offices), "seed": args.seed,
             "repeat": args.repeat, "total_s": round(time.perf_counter() - started, 1)}
     print()
     print(f"N = {args.n:,} estates, {info['offices']:,} offices; {info['date']}; {info['cpus']} CPUs; "
           f"SQLite {info['sqlite']}, GDAL {info['gdal']}; total {info['total_s']} s")
-    print(format_table(rows))
-    print("ours/peer is a time ratio: > 1 means geo_app takes longer than GDAL for the same work.")
+    if rows:
+        print(format_table(rows))
+        print("ours/peer is a time ratio: > 1 means geo_app takes longer than GDAL for the same work.")
+    if ogc_rows:
+        print()
+        ogc.print_section(ogc_rows, ogc_http)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows]},
+        args.json.write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows],
+                                         "ogc_rows": [r.as_dict() for r in ogc_rows],
+                                         "ogc_http": [ogc.result_dict(r) for r in ogc_http], "ogc_anatomy": ogc.ANATOMY},
                                         ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 
