@@ -110,6 +110,24 @@ def transformer(src, dst) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
+def local_transformer(projection: str, lon0: float, lat0: float) -> Transformer:
+    """WGS84 lon/lat -> metres in a projection centred on (lon0, lat0), e.g. "aeqd" or "laea".
+
+    Built as a PROJ pipeline: 0.15 ms instead of ~30 ms for `from_crs` with a custom CRS, which
+    matters when every query point (nearby search) gets its own projection. Use
+    `direction="INVERSE"` to come back.
+    """
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj={projection} +lat_0={lat0:.9f} +lon_0={lon0:.9f} +ellps=WGS84")
+
+
+def to_local(geom, transformer: Transformer, inverse: bool = False):
+    """A geometry (or array) through a local transformer, forwards or back to lon/lat."""
+    direction = "INVERSE" if inverse else "FORWARD"
+    return transform_geometry(geom, lambda x, y: transformer.transform(x, y, direction=direction))
+
+
 def reproject(geom, src, dst):
     """Reproject a shapely geometry (or array) from CRS ``src`` to ``dst`` (e.g. 4326 -> 4548)."""
     return transform_geometry(geom, transformer(src, dst).transform)
@@ -159,8 +177,7 @@ def geodesic_area_m2_array(geoms) -> np.ndarray:
         b = shapely.bounds(geoms[small])
         lon0 = float(np.mean((b[:, 0] + b[:, 2]) / 2))
         lat0 = float(np.mean((b[:, 1] + b[:, 3]) / 2))
-        laea = f"+proj=laea +lat_0={lat0:.6f} +lon_0={lon0:.6f} +ellps=WGS84 +units=m +no_defs"
-        areas[small] = shapely.area(reproject(geoms[small], "EPSG:4326", laea))
+        areas[small] = shapely.area(to_local(geoms[small], local_transformer("laea", lon0, lat0)))
     for i in np.flatnonzero(present & ~small):
         areas[i] = geodesic_area_m2(geoms[i])
     return areas

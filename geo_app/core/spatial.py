@@ -19,7 +19,7 @@ from shapely.geometry import shape
 
 from ..errors import InvalidParameter, NotFound
 from ..storage import Feature, FeatureQuery, Store
-from .geodesy import reproject
+from .geodesy import local_transformer, to_local
 
 # A piece of an estate smaller than this share of its area, on the far side of a boundary, is
 # digitising noise, not a straddle.
@@ -130,9 +130,9 @@ def buffered(geom, buffer_m: float) -> shapely.Geometry:
     if buffer_m == 0:
         return geom
     centre = geom.centroid
-    aeqd = f"+proj=aeqd +lat_0={centre.y:.9f} +lon_0={centre.x:.9f} +ellps=WGS84 +units=m +no_defs"
-    grown = shapely.buffer(reproject(geom, "EPSG:4326", aeqd), buffer_m, quad_segs=16)
-    return reproject(grown, aeqd, "EPSG:4326")
+    local = local_transformer("aeqd", centre.x, centre.y)
+    grown = shapely.buffer(to_local(geom, local), buffer_m, quad_segs=16)
+    return to_local(grown, local, inverse=True)
 
 
 def estates_meeting(store: Store, geom, buffer_m: float = 0, query: FeatureQuery | None = None) -> list[Feature]:

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import shapely
 
-from ..core.geodesy import geodesic_area_m2_array, reproject
+from ..core.geodesy import geodesic_area_m2_array, local_transformer, to_local
 from .base import Feature, FeatureQuery, circle_bbox
 
 # k-nearest without a radius: widen the search this many times before giving up.
@@ -61,8 +61,7 @@ def _measure(candidates: list[Feature], lon: float, lat: float, radius_m: float)
     """(feature, distance m, bearing °) within the radius, nearest first; 0 m and no bearing inside."""
     if not candidates:
         return []
-    aeqd = f"+proj=aeqd +lat_0={lat:.9f} +lon_0={lon:.9f} +ellps=WGS84 +units=m +no_defs"
-    projected = reproject(np.array([f.geometry for f in candidates], dtype=object), "EPSG:4326", aeqd)
+    projected = to_local(np.array([f.geometry for f in candidates], dtype=object), local_transformer("aeqd", lon, lat))
     origin = shapely.Point(0, 0)
     distances = shapely.distance(projected, origin)
     results = []
