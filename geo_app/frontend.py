@@ -67,6 +67,8 @@ ASSETS: dict[str, Asset] = {
     "jquery": Asset(js=("jquery/dist/jquery.min.js",)),
     "awesome_markers": Asset(js=("leaflet.awesome-markers/dist/leaflet.awesome-markers.min.js",),
                              css=("leaflet.awesome-markers/dist/leaflet.awesome-markers.css",)),
+    # The interactive API documentation at /api/docs.
+    "swagger_ui": Asset(js=("swagger-ui-dist/swagger-ui-bundle.js",), css=("swagger-ui-dist/swagger-ui.css",)),
 }
 
 # Folium's resource names (each class's default_js/default_css) -> a local file, or None to drop.

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -57,6 +58,9 @@ class Column:
 
 def stats_workbook(tables: list[dict], locale: str, title: str, as_of: str) -> bytes:
     """An .xlsx file with one sheet per stats table (from `estate_stats`), as bytes."""
+    # The title carries the filters a client chose; control characters in them are illegal in a
+    # worksheet and would fail the whole download.
+    title = ILLEGAL_CHARACTERS_RE.sub("", title)
     workbook = Workbook()
     workbook.remove(workbook.active)
     workbook.properties.title = title

@@ -17,10 +17,17 @@ def parse_choice(args: Mapping, name: str, choices, default: str | None = None) 
     return value
 
 
+def _no_nul(value: str, name: str) -> str:
+    # PostgreSQL refuses NUL in text, so it would fail inside the query instead of here.
+    if "\x00" in value:
+        raise InvalidParameter(f"{name} must not contain NUL characters", parameter=name)
+    return value
+
+
 def parse_list(args: Mapping, name: str) -> list[str] | None:
     """A comma-separated (or repeated) parameter as a list of non-empty strings, None if absent."""
     raw = args.getlist(name) if hasattr(args, "getlist") else [args[name]] if name in args else []
-    values = [v.strip() for item in raw for v in item.split(",") if v.strip()]
+    values = [_no_nul(v.strip(), name) for item in raw for v in item.split(",") if v.strip()]
     return values or None
 
 
@@ -66,7 +73,7 @@ def parse_codes(args: Mapping, name: str, vocabulary) -> list[str] | None:
 
 def parse_text(args: Mapping, name: str, max_length: int = 100) -> str | None:
     """A free-text parameter, trimmed; too long is a 400 rather than a slow query."""
-    value = (args.get(name) or "").strip()
+    value = _no_nul((args.get(name) or "").strip(), name)
     if len(value) > max_length:
         raise InvalidParameter(f"{name} must be at most {max_length} characters", parameter=name)
     return value or None

@@ -1,0 +1,150 @@
+"""The /api part of the OpenAPI document: the estates JSON API, statistics, spatial queries, pages.
+
+Every path the service may have is described here; `openapi.openapi_document` keeps only those the
+running app serves (the spatial endpoints arrive in their own change).
+"""
+
+from __future__ import annotations
+
+from ..domain import RENOVATION_ITEMS, RENOVATION_STATUS
+from ..layers import LayerDef
+from .stats import GROUPINGS
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COORDS = {"name": "coords", "in": "query", "description": "wgs84 (default) or gcj02 (Amap's shifted "
+          "coordinates)", "schema": {"type": "string", "enum": ["wgs84", "gcj02"]}}
+LANG = {"name": "lang", "in": "query", "description": "language of labels: zh (default) or en",
+        "schema": {"type": "string", "enum": ["zh", "en"]}}
+
+
+def _q(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+def _path(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def estate_filters() -> list[dict]:
+    """The map's estate filters, shared by /api/estates, /api/stats and the dashboard."""
+    return [
+        _q("street_office", "street-office names, comma-separated", {"type": "string"}),
+        _q("status", f"status codes, comma-separated: {', '.join(RENOVATION_STATUS.codes())}", {"type": "string"}),
+        _q("batch", "batch years (2000-2100), comma-separated", {"type": "string"}),
+        _q("item", f"renovation items planned, any of (comma-separated): {', '.join(RENOVATION_ITEMS.codes())}",
+           {"type": "string"}),
+        _q("q", "part of the estate name (at most 100 characters)", {"type": "string"}),
+        _q("bbox", "minLon,minLat,maxLon,maxLat (WGS84)", {"type": "string"}),
+    ]
+
+
+def _schema_ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+PAGE_ERROR = {"description": "a parameter is wrong (a page saying which)",
+              "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _get(operation_id: str, summary: str, tag: str, params: list, media: str, schema: dict,
+         errors=("400",), method: str = "get", body: dict | None = None) -> dict:
+    responses = {"200": {"description": summary, "content": {media: {"schema": schema}}}}
+    for code in errors:
+        name = {"400": "BadRequest", "404": "NotFound"}[code]
+        # Outside /api and /ogcapi an error is a page, not JSON (geo_app/web/errors.py).
+        page = not operation_id.startswith(("api", "openapi"))
+        responses[code] = PAGE_ERROR if page else {"$ref": f"#/components/responses/{name}"}
+    responses["500"] = {"$ref": "#/components/responses/ServerError"}
+    operation = {"operationId": operation_id, "summary": summary, "tags": [tag], "parameters": params,
+                 "responses": responses}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    return {method: operation}
+
+
+def app_paths(layers: dict[str, LayerDef]) -> dict:
+    """Every /api path (and the dashboard pages) the service documents."""
+    fc, feature = _schema_ref("FeatureCollection"), _schema_ref("Feature")
+    stats = _schema_ref("StatsTable")
+    office = _path("code", "the street office's code")
+    context_layers = [name for name in layers if name != "estates"]
+    point = [_q("lon", "longitude, WGS84 degrees", {"type": "number", "minimum": -180, "maximum": 180}, True),
+             _q("lat", "latitude, WGS84 degrees", {"type": "number", "minimum": -90, "maximum": 90}, True)]
+    group_by = _q("group_by", "grouping", {"type": "string", "enum": list(GROUPINGS), "default": "batch"})
+    return {
+        "/api/estates": _get("api_estates", "Estates as GeoJSON, filtered", "Estates", [
+            *estate_filters(), COORDS,
+            _q("view", "full (every attribute) or map (what the map draws)",
+               {"type": "string", "enum": ["full", "map"]})], GEOJSON, fc),
+        "/api/estates/{estate_id}": _get("api_estate", "One estate with every attribute", "Estates", [
+            _path("estate_id", "the estate's id", {"type": "integer"}), COORDS,
+            _q("download", "1: save as a file", {"type": "string"})], GEOJSON, feature, ("400", "404")),
+        "/api/estates/search": _get("api_estate_search", "Estates whose name contains q", "Estates", [
+            _q("q", "part of the name (at most 100 characters)", {"type": "string"}),
+            _q("limit", "at most this many (1-50, default 20)", {"type": "string"})], JSON,
+            {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "object"}}}}),
+        "/api/layers/{name}": _get("api_layer", "A context layer as GeoJSON", "Layers", [
+            _path("name", "the layer", {"type": "string", "enum": context_layers}), COORDS],
+            GEOJSON, fc, ("400", "404")),
+        "/api/stats": _get("api_stats", "The statistics table", "Statistics",
+                           [group_by, *estate_filters(), LANG], JSON, stats),
+        "/api/health": _get("api_health", "Liveness, store revision and backend", "Service", [], JSON, {
+            "type": "object", "required": ["status", "revision"], "properties": {
+                "status": {"type": "string"}, "revision": {"type": "integer"}, "backend": {"type": "string"}}},
+            errors=()),
+        "/api/street-offices": _get("api_street_offices", "Every street office with its outline", "Spatial",
+                                    [COORDS], GEOJSON, fc),
+        "/api/street-offices/{code}": _get("api_street_office", "One street office", "Spatial",
+                                           [office, COORDS], GEOJSON, feature, ("400", "404")),
+        "/api/street-offices/{code}/estates": _get(
+            "api_street_office_estates", "Estates in the street office by geometry, with straddle and "
+            "mismatch flags", "Spatial", [office, COORDS], GEOJSON, fc, ("400", "404")),
+        "/api/street-offices/{code}/stats": _get("api_street_office_stats", "The office's figures by status",
+                                                 "Spatial", [office, LANG], JSON, stats, ("400", "404")),
+        "/api/estates/nearby": _get("api_nearby", "Estates near a point (distance to the edge, bearing)",
+                                    "Spatial", [*point,
+                                                _q("radius_m", "search radius in metres (0-50000); without it "
+                                                   "the nearest `limit`", {"type": "number", "minimum": 0,
+                                                                           "maximum": 50000}),
+                                                _q("limit", "at most this many (1-200, default 20)",
+                                                   {"type": "integer", "minimum": 1, "maximum": 200}),
+                                                *estate_filters(), COORDS], JSON, fc),
+        "/api/locate": _get("api_locate", "The street office and estate at a point", "Spatial", point, JSON, {
+            "type": "object", "properties": {"street_office": {"type": "object", "nullable": True},
+                                             "estate": {"type": "object", "nullable": True}}}),
+        "/api/qa": _get("api_qa", "Data QA report", "Spatial", [], JSON, {"type": "object"}, errors=()),
+        "/api/query": _get("api_query", "Estates meeting a drawn polygon, or a buffer around a line or point",
+                           "Spatial", estate_filters(), JSON, fc, method="post", body={
+                               "type": "object", "required": ["geometry"], "properties": {
+                                   "geometry": {"type": "object", "required": ["type", "coordinates"],
+                                                "properties": {"type": {"type": "string", "enum": [
+                                                    "Polygon", "MultiPolygon", "LineString", "MultiLineString",
+                                                    "Point"]}, "coordinates": {"type": "array"}}},
+                                   "buffer_m": {"type": "number", "minimum": 0, "maximum": 5000},
+                                   "coords": {"type": "string", "enum": ["wgs84", "gcj02"]}}}),
+        "/api/openapi.json": _get("openapi", "This OpenAPI document", "Service", [], JSON, {"type": "object"},
+                                  errors=()),
+        "/api/docs": _get("api_docs", "This document in Swagger UI", "Service", [], "text/html",
+                          {"type": "string"}, errors=()),
+        "/dashboard": _get("dashboard", "The dashboard page", "Pages", [*estate_filters(), LANG], "text/html",
+                           {"type": "string"}),
+        "/dashboard.xlsx": _get("dashboard_xlsx", "The dashboard's tables as an Excel workbook", "Pages",
+                                [*estate_filters(), LANG], XLSX, {"type": "string", "format": "binary"}),
+    }
+
+
+def app_schemas() -> dict:
+    """Schemas of the /api answers that are not GeoJSON."""
+    row = {"type": "object", "required": ["key", "label", "estates"], "properties": {
+        "key": {"type": "object"}, "label": {"type": "string"}, "estates": {"type": "integer"},
+        "status_counts": {"type": "object", "additionalProperties": {"type": "integer"}}}}
+    return {
+        "StatsTable": {"type": "object", "required": ["group_by", "columns", "rows", "total"], "properties": {
+            "group_by": {"type": "string"}, "revision": {"type": "integer"},
+            "columns": {"type": "object", "additionalProperties": {"type": "string"}},
+            "rows": {"type": "array", "items": row}, "total": row}},
+    }
