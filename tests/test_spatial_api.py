@@ -124,6 +124,8 @@ def test_stats_by_zone(spatial_app):
     ("post", "/api/query", {"geometry": {"type": "Circle"}}, "geometry"),
     ("post", "/api/query", {"geometry": {"type": "Point", "coordinates": [117.3, 34.8]}, "buffer_m": 1e9}, "buffer_m"),
     ("post", "/api/query", None, "body"),
+    ("post", "/api/query", {"geometry": {"type": "MultiLineString", "coordinates": [[[117.3, 34.8], [117.31, 34.8]], []]}},
+     "geometry"),
 ])
 def test_bad_spatial_requests_are_400(client, method, url, body, parameter):
     response = getattr(client, method)(url, json=body) if body is not None else getattr(client, method)(url)

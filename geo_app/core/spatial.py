@@ -110,7 +110,7 @@ def geometry_from_geojson(value) -> shapely.Geometry:
                                "MultiLineString or Point", parameter="geometry")
     try:
         geom = shape(value)
-    except (KeyError, TypeError, ValueError, IndexError, shapely.errors.GEOSException) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
         raise InvalidParameter(f"geometry is not valid GeoJSON: {exc}", parameter="geometry") from None
     if geom.is_empty or shapely.get_num_coordinates(geom) > MAX_QUERY_VERTICES:
         raise InvalidParameter(f"geometry must be non-empty with at most {MAX_QUERY_VERTICES} vertices",
