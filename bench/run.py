@@ -5,8 +5,13 @@ load rate, bbox reads of ~1 km², reads of one street office, counts by status, 
 `get` by id and `revision()`. In the same run pyogrio (GDAL) writes the same estates to a
 GeoPackage and reads our GeoPackage by the same boxes, so figures come with a ratio ours/peer.
 
+Then, when Chromium is present (`--no-browser` skips it), the planner map in headless Chromium
+(bench/browser.py): time to drawn, bytes and requests, panning, and the map API's server time, for
+the demo data and `--browser-n` generated estates.
+
     python bench/run.py --n 200000 --backends geopackage,postgis --json out.json
     python bench/run.py --ogc-only --n 200000   # issue 4: nearby, stats, OGC API vs pygeoapi (bench/ogc.py)
+    python bench/run.py --backends none --browser-n 20000      # the browser section alone
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
+import browser  # noqa: E402
 import generate  # noqa: E402
 import ogc  # noqa: E402
 import peer  # noqa: E402
@@ -208,13 +214,14 @@ def machine() -> dict:
     """What the figures were measured on."""
     return {"date": dt.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version(),
             "platform": platform.platform(), "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version,
-            "gdal": peer.gdal_version()}
+            "gdal": peer.gdal_version(), "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg())}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20000, help="estates to generate (default 20000)")
-    parser.add_argument("--backends", default="geopackage,postgis", help="comma-separated list")
+    parser.add_argument("--backends", default="geopackage,postgis",
+                        help="comma-separated list; 'none' for the browser section alone")
     parser.add_argument("--repeat", type=int, default=1,
                         help="loads and read passes per backend (medians / pooled percentiles)")
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
@@ -225,48 +232,65 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after the PostGIS load")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ogc.add_arguments(parser)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--browser", dest="browser", action="store_true", default=None,
+                       help="measure the planner map in Chromium (default: when Chromium is present)")
+    group.add_argument("--no-browser", dest="browser", action="store_false", help="skip the browser section")
+    browser.add_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip() and b.strip() != "none"]
     unknown = set(backends) - {"geopackage", "postgis"}
     if unknown:
         print(f"unknown backend(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    if args.browser is None:  # on by default when Chromium is here, except for --ogc-only
+        args.browser = not args.ogc_only and browser.unavailable() is None
     started = time.perf_counter()
-    layers = load_layers(Path(__file__).resolve().parent.parent / "layers")
-    data = Data(args.n, args.seed, args.samples)
-    print(f"generated {len(data.estates):,} estates in {len(data.offices):,} street offices "
-          f"in {data.generate_s:.1f} s (seed {args.seed})", flush=True)
     rows: list[Row] = []
     ogc_rows, ogc_http = [], []
-    with tempfile.TemporaryDirectory(prefix="geo_app_bench_") as tmp:
-        for backend in ([] if args.ogc_only else backends):
-            t0 = time.perf_counter()
-            if backend == "geopackage":
-                rows += bench_geopackage(data, layers, args, Path(tmp))
-            else:
-                rows += bench_postgis(data, layers, args)
-            print(f"{backend}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
-    if args.ogc or args.ogc_only:  # issue 4: its own stores, kept while its servers run
-        ogc_rows, ogc_http = ogc.run_section(data, layers, args, backends)
-    info = {**machine(), "n": args.n, "offices": len(data.offices), "seed": args.seed,
+    offices = generate.offices_for(args.n)
+    if backends:
+        layers = load_layers(Path(__file__).resolve().parent.parent / "layers")
+        data = Data(args.n, args.seed, args.samples)
+        print(f"generated {len(data.estates):,} estates in {len(data.offices):,} street offices "
+              f"in {data.generate_s:.1f} s (seed {args.seed})", flush=True)
+        with tempfile.TemporaryDirectory(prefix="geo_app_bench_") as tmp:
+            for backend in ([] if args.ogc_only else backends):
+                t0 = time.perf_counter()
+                if backend == "geopackage":
+                    rows += bench_geopackage(data, layers, args, Path(tmp))
+                else:
+                    rows += bench_postgis(data, layers, args)
+                print(f"{backend}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.ogc or args.ogc_only:  # issue 4: its own stores, kept while its servers run
+            ogc_rows, ogc_http = ogc.run_section(data, layers, args, backends)
+    browser_rows = browser.bench_browser(args) if args.browser else []
+    info = {**machine(), "n": args.n, "offices": offices, "seed": args.seed,
             "repeat": args.repeat, "total_s": round(time.perf_counter() - started, 1)}
+    if args.browser:
+        info.update(browser_n=args.browser_n, loads=args.loads, chromium=browser.chromium_version())
     print()
-    print(f"N = {args.n:,} estates, {info['offices']:,} offices; {info['date']}; {info['cpus']} CPUs; "
-          f"SQLite {info['sqlite']}, GDAL {info['gdal']}; total {info['total_s']} s")
+    print(f"N = {args.n:,} estates, {info['offices']:,} offices; {info['date']}; {info['cpus']} CPUs, "
+          f"load {info['loadavg']}; SQLite {info['sqlite']}, GDAL {info['gdal']}; total {info['total_s']} s")
     if rows:
         print(format_table(rows))
         print("ours/peer is a time ratio: > 1 means geo_app takes longer than GDAL for the same work.")
     if ogc_rows:
         print()
         ogc.print_section(ogc_rows, ogc_http)
+    if browser_rows:
+        print(f"\nPlanner map in {info['chromium']} (headless), {browser.VIEWPORT['width']}x"
+              f"{browser.VIEWPORT['height']}; {args.loads} loads per kind")
+        browser.print_table(browser_rows)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows],
                                          "ogc_rows": [r.as_dict() for r in ogc_rows],
-                                         "ogc_http": [ogc.result_dict(r) for r in ogc_http], "ogc_anatomy": ogc.ANATOMY},
+                                         "ogc_http": [ogc.result_dict(r) for r in ogc_http], "ogc_anatomy": ogc.ANATOMY,
+                                         "browser_rows": [r.as_dict() for r in browser_rows]},
                                         ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 
