@@ -285,3 +285,17 @@ def test_plugins_load_and_measuring_does_not_move_the_map(chromium, vendor_app, 
     finally:
         page.close()
         httpd.shutdown()
+
+
+def test_scripts_and_styles_are_sent_gzipped_when_the_browser_takes_it(client):
+    import gzip as gzip_module
+
+    for url in ["/vendor/leaflet/dist/leaflet.js", "/static/js/planner.js", "/static/css/map.css"]:
+        plain = client.get(url)
+        packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+        assert plain.status_code == packed.status_code == 200, url
+        assert "Content-Encoding" not in plain.headers
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert gzip_module.decompress(packed.data) == plain.data
+        assert len(packed.data) < len(plain.data) / 2, url
+        assert packed.headers["ETag"] != plain.headers["ETag"]
