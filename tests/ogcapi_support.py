@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pytest
 from werkzeug.serving import make_server
 
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.core.demo import ensure_store
 
-from conftest import make_store_url
+from conftest import BACKENDS, make_store_url
 
 ESTATES = 168  # demo estates; the letter's "160-odd"
 
@@ -26,6 +27,26 @@ def demo_app(request, tmp_path_factory, backend: str):
     app.config["TESTING"] = True
     ensure_store(app.extensions["geo_app.store"])
     return app
+
+
+# Fixtures for the OGC API test modules (import them: `from ogcapi_support import ogc_app, ...`);
+# module scope, so each module builds its demo stores once per backend.
+@pytest.fixture(scope="module", params=BACKENDS)
+def ogc_app(request, tmp_path_factory):
+    app = demo_app(request, tmp_path_factory, request.param)
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def client(ogc_app):
+    return ogc_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def estates(ogc_app):
+    """Every estate as the store holds it (WGS84), by id."""
+    return {f.id: f for f in ogc_app.extensions["geo_app.store"].features("estates")}
 
 
 def dispose(app) -> None:

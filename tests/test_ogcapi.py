@@ -16,29 +16,10 @@ from geo_app.core.ogcapi import CONFORMANCE
 from geo_app.core.ogcapi_crs import CRS84
 from geo_app.core.ogcapi_params import parse_limit
 
-from conftest import BACKENDS
-from ogcapi_support import ESTATES, demo_app, dispose
+from ogcapi_support import ESTATES, client, estates, ogc_app  # noqa: F401 (fixtures)
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 ITEMS = "/ogcapi/collections/estates/items"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def ogc_app(request, tmp_path_factory):
-    app = demo_app(request, tmp_path_factory, request.param)
-    yield app
-    dispose(app)
-
-
-@pytest.fixture
-def client(ogc_app):
-    return ogc_app.test_client()
-
-
-@pytest.fixture(scope="module")
-def estates(ogc_app):
-    """Every estate as the store holds it (WGS84), by id."""
-    return {f.id: f for f in ogc_app.extensions["geo_app.store"].features("estates")}
 
 
 def get_json(client, url, status=200, **kwargs):

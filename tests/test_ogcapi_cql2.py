@@ -14,28 +14,10 @@ from geo_app.core.cql2 import _like_to_glob, parse_filter
 from geo_app.core.ogcapi_crs import SUPPORTED
 from geo_app.errors import InvalidParameter
 
-from conftest import BACKENDS
-from ogcapi_support import ESTATES, demo_app, dispose
+from ogcapi_support import ESTATES, client, estates, ogc_app  # noqa: F401 (fixtures)
 
 ITEMS = "/ogcapi/collections/estates/items"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def ogc_app(request, tmp_path_factory):
-    app = demo_app(request, tmp_path_factory, request.param)
-    yield app
-    dispose(app)
-
-
-@pytest.fixture
-def client(ogc_app):
-    return ogc_app.test_client()
-
-
-@pytest.fixture(scope="module")
-def estates(ogc_app):
-    return {f.id: f for f in ogc_app.extensions["geo_app.store"].features("estates")}
 
 
 def ids(client, cql, lang="cql2-text", extra=""):

@@ -168,14 +168,14 @@ def status_color(code: str) -> str:
     return RENOVATION_STATUS[code].color if code in RENOVATION_STATUS else "#000000"
 
 
-def legend_html(counts: dict[str, int], locale: str) -> str:
-    """The status legend with counts (the page script keeps them live) and the 示例数据 note."""
+def legend_html(locale: str) -> str:
+    """The status legend and the 示例数据 note; the page script fills in the live counts."""
     title = "改造状态" if locale == "zh" else "Renovation status"
     note = ("示例数据：小区及街道边界为示意，非真实测绘" if locale == "zh"
             else "示例数据 Illustrative data: estate and street-office boundaries are not surveyed")
     items = "".join(
         f'<li><span class="swatch" style="background:{escape(t.color)}"></span>'
-        f'{escape(t.label(locale))} <span class="count" data-status="{escape(t.code)}">{counts.get(t.code, 0)}</span></li>'
+        f'{escape(t.label(locale))} <span class="count" data-status="{escape(t.code)}">0</span></li>'
         for t in RENOVATION_STATUS)
     return (f'<div class="map-legend" id="map-legend"><div class="legend-title">{escape(title)}</div>'
             f'<ul>{items}</ul><div class="legend-note">{escape(note)}</div></div>')

@@ -92,7 +92,7 @@ def planner_map():
     parts, page_config = cached
     ui = {key: str(text) for key, text in UI_STRINGS.items()}
     return render_template("map.html", map=parts, page_config=page_config, ui=ui,
-                           legend=legend_html({}, locale), estate_total=store.count("estates", query))
+                           legend=legend_html(locale), estate_total=store.count("estates", query))
 
 
 def _api_urls() -> dict:

@@ -17,6 +17,8 @@ from collections import OrderedDict
 
 from flask import Response, current_app, request
 
+from .downloads import content_disposition
+
 # Below this size compression costs more than it saves.
 _GZIP_MIN_BYTES = 1024
 # Encoded bodies kept per app: 20,000 estates' map view is about 1.5 MB gzipped.
@@ -104,7 +106,5 @@ def json_response(payload, *, revision: int | None = None, mimetype: str = "appl
         response.set_etag(etag)
         response.cache_control.no_cache = True  # revalidate each time; 304s are cheap
     if filename:
-        from .downloads import content_disposition
-
         response.headers["Content-Disposition"] = content_disposition(filename)
     return response
