@@ -38,6 +38,8 @@ UI_STRINGS = {
     # Translators: followed by the list's limit, e.g. "1,200 (showing first 500)".
     "list_first": lazy_gettext("showing first"),
     "no_results": lazy_gettext("Nothing found"),
+    # Translators: in the tooltip of a street office's status ring, shown when the map is zoomed out.
+    "zoom_in_for_estates": lazy_gettext("Click or zoom in to see its estates"),
     # Translators: the time slider's label when it is off (the map shows today's state).
     "time_now": lazy_gettext("now"),
 }

@@ -15,17 +15,28 @@
   const form = document.getElementById("filters");
   // Many polygons draw faster on one canvas; a few stay SVG (crisper, and testable per path).
   const CANVAS_ABOVE = 3000;
+  // Above this many estates the map draws only those in view, and where more than this many are in
+  // view (a province at zoom 7: 20,000 sub-pixel polygons, all redrawn after every pan) it draws one
+  // status ring per street office instead. The demo's 168 estates are always drawn as they are.
+  const DRAW_BUDGET = 3000;
+  // Office names as permanent labels help with a district's nine; hundreds only cover the map.
+  const PERMANENT_LABELS_MAX = 40;
 
   const state = {coords: cfg.defaultCoords || "wgs84", features: [], timeYear: null, requestId: 0};
+  // Level of detail: every feature's lon/lat box (4 numbers per feature), the polygons made so far by
+  // id (made lazily, the first time their estate comes into view), and the street-office rings.
+  const lod = {boxes: new Float64Array(0), layers: new Map(), drawn: new Set(), summaries: L.layerGroup(),
+               mode: "all"};
   window.GeoAppState = state;
 
   // ---------------------------------------------------------------- layers
   const district = L.geoJSON(null, {style: {color: "#37474f", weight: 3, fill: false, dashArray: "8 6"},
                                     interactive: false});
+  let permanentLabels = true;
   const offices = L.geoJSON(null, {
     style: {color: "#5c6bc0", weight: 2, fillOpacity: 0.03},
-    onEachFeature: (f, layer) => layer.bindTooltip(el("span", {}, f.properties.name),
-      {permanent: true, direction: "center", className: "area-label", interactive: false}),
+    onEachFeature: (f, layer) => layer.bindTooltip(el("span", {}, f.properties.name), permanentLabels
+      ? {permanent: true, direction: "center", className: "area-label", interactive: false} : {sticky: true}),
     interactive: false,
   });
   const zones = L.geoJSON(null, {
@@ -35,6 +46,8 @@
   const facilities = L.markerClusterGroup ? L.markerClusterGroup({disableClusteringAtZoom: 16, showCoverageOnHover: false})
                                           : L.layerGroup();
   let estates = newEstateLayer(0);
+  // The one overlay in the layer control: the estates' polygons and, zoomed out, the office rings.
+  const estatesOverlay = L.layerGroup([estates, lod.summaries]);
 
   function newEstateLayer(count) {
     return L.geoJSON(null, {
@@ -74,6 +87,7 @@
       return tip;
     }, {sticky: true});
     layer.on("click", () => openPopup(feature.id, layer));
+    lod.layers.set(feature.id, layer);
   }
 
   async function openPopup(id, layer) {
@@ -91,8 +105,8 @@
 
   [[district, ui.layer_district], [offices, ui.layer_offices], [zones, ui.layer_zones],
    [facilities, ui.layer_facilities]].forEach(([layer, name]) => { layer.addTo(map); control.addOverlay(layer, name); });
-  estates.addTo(map);
-  control.addOverlay(estates, ui.layer_estates);
+  estatesOverlay.addTo(map);
+  control.addOverlay(estatesOverlay, ui.layer_estates);
 
   // ---------------------------------------------------------------- filters <-> URL
   const FILTERS = ["street_office", "batch", "status", "item", "q"];
@@ -135,6 +149,7 @@
     const [d, o, z, f] = await Promise.all(["district", "street_offices", "zones", "facilities"]
       .map((name) => fetchJson(`${cfg.urls.layers}${name}?coords=${state.coords}`)));
     district.clearLayers().addData(d);
+    permanentLabels = o.features.length <= PERMANENT_LABELS_MAX;
     offices.clearLayers().addData(o);
     zones.clearLayers().addData(z);
     facilities.clearLayers();
@@ -155,12 +170,12 @@
     const data = await fetchJson(`${cfg.urls.estates}?${params}`);
     if (requestId !== state.requestId) return; // a newer filter change won
     state.features = data.features;
-    map.removeLayer(estates);
-    control.removeLayer(estates);
+    estatesOverlay.removeLayer(estates);
     estates = newEstateLayer(data.features.length);
-    estates.addData(data);
-    estates.addTo(map);
-    control.addOverlay(estates, ui.layer_estates);
+    estatesOverlay.addLayer(estates);
+    indexFeatures(data.features);
+    if (lod.mode === "all") estates.addData(data);
+    else syncView();
     document.body.classList.remove("loading");
     document.getElementById("map-ready").dataset.count = String(data.features.length);
     updateLegend();
@@ -174,7 +189,7 @@
     const office = form.elements.street_office.value;
     let bounds = null;
     if (office) offices.eachLayer((l) => { if (l.feature.properties.name === office) bounds = l.getBounds(); });
-    if (!bounds && state.features.length && paramsFromForm().toString()) bounds = estates.getBounds();
+    if (!bounds && state.features.length && paramsFromForm().toString()) bounds = boxBounds(0, state.features.length);
     if (bounds && bounds.isValid()) map.fitBounds(bounds, {padding: [20, 20], maxZoom: 17});
   }
 
@@ -206,6 +221,142 @@
     if (office) link.href = cfg.urls.officePage + encodeURIComponent(office.code);
   }
 
+  // ---------------------------------------------------------------- level of detail
+  function indexFeatures(features) {
+    lod.layers.clear();
+    lod.drawn.clear();
+    lod.summaries.clearLayers();
+    lod.mode = features.length > DRAW_BUDGET ? "lod" : "all";
+    const boxes = lod.boxes = new Float64Array(features.length * 4);
+    features.forEach((f, i) => {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      const visit = (c) => {
+        if (typeof c[0] === "number") {
+          if (c[0] < x0) x0 = c[0]; if (c[0] > x1) x1 = c[0];
+          if (c[1] < y0) y0 = c[1]; if (c[1] > y1) y1 = c[1];
+        } else c.forEach(visit);
+      };
+      if (f.geometry) visit(f.geometry.coordinates);
+      boxes.set([x0, y0, x1, y1], i * 4);
+    });
+  }
+
+  function boxBounds(from, to) {  // the lon/lat bounds of features [from, to)
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const b = lod.boxes;
+    for (let i = from * 4; i < to * 4; i += 4) {
+      if (b[i] < x0) x0 = b[i]; if (b[i + 1] < y0) y0 = b[i + 1];
+      if (b[i + 2] > x1) x1 = b[i + 2]; if (b[i + 3] > y1) y1 = b[i + 3];
+    }
+    return L.latLngBounds([y0, x0], [y1, x1]);
+  }
+
+  function inView() {  // indexes of the features whose box meets the view plus a margin
+    const v = map.getBounds().pad(0.25);
+    const w = v.getWest(), s = v.getSouth(), e = v.getEast(), n = v.getNorth();
+    const b = lod.boxes, found = [];
+    for (let i = 0; i < b.length; i += 4) {
+      if (b[i] <= e && b[i + 2] >= w && b[i + 1] <= n && b[i + 3] >= s) found.push(i / 4);
+    }
+    return found;
+  }
+
+  function syncView() {
+    if (lod.mode !== "lod") return;
+    const visible = inView();
+    if (visible.length > DRAW_BUDGET) {
+      lod.drawn.forEach((id) => estates.removeLayer(lod.layers.get(id)));
+      lod.drawn.clear();
+      if (!lod.summaries.getLayers().length) drawSummaries();
+      return;
+    }
+    lod.summaries.clearLayers();
+    const keep = new Set();
+    visible.forEach((i) => {
+      const f = state.features[i];
+      keep.add(f.id);
+      if (lod.drawn.has(f.id)) return;
+      const layer = lod.layers.get(f.id);
+      if (layer) estates.addLayer(layer).setStyle(estateStyle(f));  // restyled: the year may have changed
+      else estates.addData(f);
+    });
+    lod.drawn.forEach((id) => { if (!keep.has(id)) estates.removeLayer(lod.layers.get(id)); });
+    lod.drawn = keep;
+  }
+
+  function drawSummaries() {
+    const groups = new Map();
+    state.features.forEach((f, i) => {
+      const name = f.properties.street_office;
+      if (!groups.has(name)) groups.set(name, {name, indexes: [], counts: {}});
+      const g = groups.get(name);
+      g.indexes.push(i);
+      const status = currentStatus(f.properties);
+      g.counts[status] = (g.counts[status] || 0) + 1;
+    });
+    groups.forEach((g) => {
+      let x = 0, y = 0;
+      g.indexes.forEach((i) => { x += lod.boxes[i * 4] + lod.boxes[i * 4 + 2]; y += lod.boxes[i * 4 + 1] + lod.boxes[i * 4 + 3]; });
+      const n = g.indexes.length;
+      const marker = L.marker([y / (2 * n), x / (2 * n)], {icon: summaryIcon(g.counts, n), keyboard: true, title: g.name});
+      marker.bindTooltip(() => summaryTooltip(g), {direction: "top"});
+      marker.on("click", () => {
+        let bounds = null;
+        g.indexes.forEach((i) => {
+          const b = L.latLngBounds([lod.boxes[i * 4 + 1], lod.boxes[i * 4]], [lod.boxes[i * 4 + 3], lod.boxes[i * 4 + 2]]);
+          bounds = bounds ? bounds.extend(b) : b;
+        });
+        map.fitBounds(bounds, {padding: [20, 20], maxZoom: 17});
+      });
+      lod.summaries.addLayer(marker);
+    });
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, String(v)));
+    return node;
+  }
+
+  function summaryIcon(counts, total) {
+    // A ring cut by status, the office's estate count inside: the map's colours, one symbol per office.
+    const size = Math.round(Math.min(52, 26 + 8 * Math.log10(Math.max(1, total))));
+    const mid = size / 2, r = mid - 4, around = 2 * Math.PI * r;
+    const ring = svg("svg", {width: size, height: size, viewBox: `0 0 ${size} ${size}`});
+    ring.appendChild(svg("circle", {cx: mid, cy: mid, r: mid - 1, fill: "#fff", "fill-opacity": 0.9}));
+    let done = 0;
+    cfg.labels.statuses.forEach((s) => {
+      const n = counts[s.code] || 0;
+      if (!n) return;
+      const arc = around * n / total;
+      ring.appendChild(svg("circle", {cx: mid, cy: mid, r, fill: "none", stroke: s.color, "stroke-width": 6,
+        "stroke-dasharray": `${arc} ${around - arc}`, "stroke-dashoffset": -done,
+        transform: `rotate(-90 ${mid} ${mid})`}));
+      done += arc;
+    });
+    const box = el("div", {class: "summary-ring"});
+    box.appendChild(ring);
+    box.appendChild(el("span", {class: "summary-count"}, fmt.int(total)));
+    return L.divIcon({html: box, className: "office-summary", iconSize: [size, size]});
+  }
+
+  function summaryTooltip(g) {
+    const tip = el("div");
+    tip.appendChild(el("b", {}, g.name));
+    tip.appendChild(document.createTextNode(` · ${fmt.int(g.indexes.length)}`));
+    cfg.labels.statuses.forEach((s) => {
+      if (!g.counts[s.code]) return;
+      tip.appendChild(el("br"));
+      tip.appendChild(document.createTextNode(`${s.label}: ${fmt.int(g.counts[s.code])}`));
+    });
+    tip.appendChild(el("br"));
+    tip.appendChild(el("i", {}, ui.zoom_in_for_estates));
+    return tip;
+  }
+
+  map.on("moveend", syncView);
+
   // ---------------------------------------------------------------- list
   const LIST_LIMIT = 300;
   const collator = new Intl.Collator("zh-CN"); // one collator: localeCompare builds one per call
@@ -232,17 +383,16 @@
       ? `${fmt.int(state.features.length)} (${ui.list_first} ${LIST_LIMIT})` : fmt.int(state.features.length);
   }
 
-  function layerOf(id) {
-    let found = null;
-    estates.eachLayer((l) => { if (l.feature.id === id) found = l; });
-    return found;
+  function drawnLayer(id) {  // the estate's polygon when it is on the map
+    const layer = lod.layers.get(id);
+    return layer && estates.hasLayer(layer) ? layer : null;
   }
 
   async function focusEstate(id) {
-    const layer = layerOf(id);
-    if (layer) {
-      map.flyToBounds(layer.getBounds(), {maxZoom: 17, duration: 0.6});
-      map.once("moveend", () => openPopup(id, layer));
+    const index = state.features.findIndex((f) => f.id === id);
+    if (index >= 0) {
+      map.flyToBounds(boxBounds(index, index + 1), {maxZoom: 17, duration: 0.6});
+      map.once("moveend", () => { syncView(); openPopup(id, drawnLayer(id)); });
       return;
     }
     // Not among the filtered estates: fetch it in the current coordinates and show it anyway.
@@ -253,7 +403,11 @@
 
   window.GeoAppPlanner = {focusEstate, loadEstates, state};
   document.dispatchEvent(new CustomEvent("geoapp:planner", {detail: {map, cfg, ui, state, el, focusEstate,
-    restyle: () => { estates.setStyle(estateStyle); updateLegend(); }}}));
+    restyle: () => {
+      estates.setStyle(estateStyle);
+      if (lod.summaries.getLayers().length) { lod.summaries.clearLayers(); drawSummaries(); }
+      updateLegend();
+    }}}));
 
   // ---------------------------------------------------------------- events
   form.addEventListener("change", (event) => {
