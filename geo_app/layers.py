@@ -7,6 +7,8 @@ written is checked against it, so adding a layer is a new TOML file, not new Pyt
 
 from __future__ import annotations
 
+import functools
+
 import datetime as dt
 import math
 import tomllib
@@ -61,7 +63,7 @@ class LayerDef:
         """The layer's title for a user in that locale."""
         return self.title_en if locale == "en" else self.title_zh
 
-    @property
+    @functools.cached_property  # read for every row of every query
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 

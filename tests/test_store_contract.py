@@ -54,6 +54,18 @@ def test_written_features_read_back_exactly(store):
     assert shapely.equals_exact(got.geometry.geoms[0], geom, tolerance=1e-9)
 
 
+def test_a_read_can_ask_for_only_some_fields(store):
+    props = dict(year_built=1988, start_date="2021-04-15", inv_subsidy=123.4)
+    with store.transaction() as w:
+        w.insert("estates", [estate("E-1", progress=42.5, **props)])
+    [got] = store.features("estates", FeatureQuery.where(fields=["code", "start_date", "progress_pct", "inv_subsidy"]))
+    # The same plain values as a full read, and nothing else.
+    assert got.properties == {"code": "E-1", "start_date": "2021-04-15", "progress_pct": 42.5, "inv_subsidy": 123.4}
+    assert got.geometry.geom_type == "MultiPolygon"
+    with pytest.raises(InvalidParameter, match="no field 'colour'"):
+        store.features("estates", FeatureQuery.where(fields=["code", "colour"]))
+
+
 def test_land_area_is_computed_geodesically_not_typed_in(store):
     geom = box(117.25, 34.79, 117.26, 34.80)
     with store.transaction() as w:

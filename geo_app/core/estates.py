@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..storage import Feature, FeatureQuery, Store
 
 # What the planner map needs to draw, colour, list, count and replay in the time view; the popup
@@ -10,10 +12,9 @@ MAP_FIELDS = ("code", "name", "street_office", "zone", "status", "progress_pct",
               "floor_area_m2", "items_planned", "start_date", "completion_date", "acceptance_date")
 
 
-def map_view(features: list[Feature]) -> list[Feature]:
-    """The features with only the map's properties (keeps 20,000 estates a few MB gzipped)."""
-    fields = MAP_FIELDS
-    return [Feature(f.id, dict(zip(fields, map(f.properties.get, fields))), f.geometry) for f in features]
+def map_query(query: FeatureQuery) -> FeatureQuery:
+    """The query reading only the map's properties (keeps 20,000 estates a few MB gzipped)."""
+    return dataclasses.replace(query, fields=MAP_FIELDS)
 
 
 def search_by_name(store: Store, text: str, limit: int = 20) -> list[dict]:

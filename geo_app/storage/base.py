@@ -67,10 +67,12 @@ class FeatureQuery:
     offset: int = 0
     order_by: str | None = None
     with_geometry: bool = True
+    # Only these properties (None: all). Reading 13 of 30 columns halves a 20,000-estate map read.
+    fields: tuple[str, ...] | None = None
 
     @classmethod
     def where(cls, *, bbox=None, ids=None, limit=None, offset=0, order_by=None, with_geometry=True,
-              contains=None, text=None, intersects=None, condition=None, **equals) -> "FeatureQuery":
+              contains=None, text=None, intersects=None, condition=None, fields=None, **equals) -> "FeatureQuery":
         """Build a query from keyword filters; a None filter is ignored, a scalar means one value.
 
         `FeatureQuery.where(street_office="临城街道", status=["planned", "completed"], batch=2021)`
@@ -85,7 +87,8 @@ class FeatureQuery:
                    text={k: v for k, v in (text or {}).items() if v}, bbox=tuple(bbox) if bbox else None,
                    intersects=intersects, condition=condition,
                    ids=tuple(ids) if ids is not None else None, limit=limit, offset=offset,
-                   order_by=order_by, with_geometry=with_geometry)
+                   order_by=order_by, with_geometry=with_geometry,
+                   fields=tuple(fields) if fields is not None else None)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class Store(abc.ABC):
     """The one storage interface. Create through `geo_app.storage.open_store(url, layers)`."""
 
     placeholder = "?"  # DB-API parameter marker of the engine
+
+    # Whether the engine already returns plain JSON-able values (SQLite: str, int, float, None), so
+    # rows need no per-value conversion (a third of a 20,000-estate read when they did).
+    plain_values = False
 
     def __init__(self, layers: dict[str, LayerDef]):
         self.layers = layers
@@ -159,7 +166,8 @@ class Store(abc.ABC):
         """The features of a layer matching the query, ordered by `order_by` (default id)."""
         layer_def = self._layer(layer)
         query = query or FeatureQuery()
-        columns = ["id", *layer_def.field_names]
+        names = self._selected_fields(layer_def, query)
+        columns = ["id", *names]
         select = ", ".join(quote_ident(c) for c in columns)
         if query.with_geometry:
             select += ", " + self._geometry_column_sql(layer_def)
@@ -170,12 +178,21 @@ class Store(abc.ABC):
             sql += f" LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
         rows = self._fetch(sql, params)
         geometries = self._decode_geometries([r[-1] for r in rows]) if query.with_geometry else None
-        result = []
-        for i, row in enumerate(rows):
-            props = {name: _plain(v) for name, v in zip(layer_def.field_names, row[1:len(columns)])}
-            geom = geometries[i] if geometries is not None else None
-            result.append(Feature(row[0], props, geom))
-        return result
+        end = len(columns)
+        if self.plain_values:
+            props = [dict(zip(names, row[1:end])) for row in rows]
+        else:
+            props = [{name: _plain(v) for name, v in zip(names, row[1:end])} for row in rows]
+        if geometries is None:
+            return [Feature(row[0], p, None) for row, p in zip(rows, props)]
+        return [Feature(row[0], p, g) for row, p, g in zip(rows, props, geometries)]
+
+    def _selected_fields(self, layer_def: LayerDef, query: FeatureQuery) -> list[str]:
+        if query.fields is None:
+            return layer_def.field_names
+        for name in query.fields:
+            self._field(layer_def, name)  # an unknown field is the caller's error, named
+        return list(query.fields)
 
     def get(self, layer: str, feature_id: int) -> Feature:
         """One feature by id; NotFound when there is none."""

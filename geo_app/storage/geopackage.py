@@ -116,6 +116,8 @@ def _intersects_box(blob, minx, miny, maxx, maxy) -> int:
 class GeoPackageStore(GeoPackageSpatial, Store):
     """The embedded store: one GeoPackage file."""
 
+    plain_values = True  # SQLite hands back str, int, float, bytes or None
+
     placeholder = "?"
 
     def __init__(self, path: str | Path, layers: dict[str, LayerDef]):

@@ -29,10 +29,11 @@ def estates():
     view = parse_choice(request.args, "view", ("full", "map"), default="full")
     revision = store.revision()  # before the read: the body is never older than its ETag says
 
+    if view == "map":
+        query = estate_queries.map_query(query)
+
     def body():  # built only when neither the client's copy (304) nor a kept body will do
         features = store.features("estates", query)
-        if view == "map":
-            features = estate_queries.map_view(features)
         return feature_collection(features, precision=6 if view == "map" else 7, coords=coords,
                                   numberMatched=len(features), revision=revision)
 
