@@ -135,7 +135,10 @@ async ({pans, px, waitMs, view}) => {
   const done = performance.now();
   await new Promise((ok) => requestIdleCallback(ok, {timeout: waitMs}));
   running = false;
-  return {bounds, frames, baseline, steps: results, doneMs: done - t0, idleMs: performance.now() - t0,
+  let drawn = 0;
+  map.eachLayer((l) => { if (l.feature && l.feature.properties.street_office !== undefined) drawn++; });
+  const rings = document.querySelectorAll(".office-summary").length;
+  return {bounds, frames, baseline, steps: results, doneMs: done - t0, idleMs: performance.now() - t0, drawn, rings,
           idleAfterMs: performance.now() - done, timeouts, zoom: map.getZoom()};
 }
 """
@@ -446,7 +449,8 @@ def measure_phases(browser, cold: list[dict], base: str, site: Site, rows: list[
     rows += [
         Row(label, "in page: JSON.parse", split["parse"] / 1e3, note=f"{split['bytes'] / 1e6:.1f} MB of text"),
         Row(label, "in page: build Leaflet layers", split["build"] / 1e3, peer=split["buildLazy"] / 1e3,
-            note=f"{n:,} polygons, a DOM tooltip each (as planner.js); peer = tooltip content as a function"),
+            note=f"{n:,} polygons, a DOM tooltip each (planner.js draws all only up to 3,000; beyond, "
+                 "those in view, or office rings); peer = tooltip content as a function"),
         Row(label, "in page: add to map", split["add"] / 1e3, note=f"{renderer}: project + clip"),
         Row(label, "in page: first draw", split["draw"] / 1e3, note="to the next animation frame"),
         Row(label, "in page: list sort (localeCompare)", split["sort"] / 1e3, peer=split["sortCollator"] / 1e3,
@@ -485,7 +489,9 @@ def measure_pan(browser, base: str, site: Site, rows: list[Row], view: dict | No
     pans = [s["ms"] for s in got["steps"] if s["kind"] == "pan"]
     zooms = [s["ms"] for s in got["steps"] if s["kind"] == "zoom"]
     where = f"zoom {view['zoom']}, " if view else ""
-    note = f"{where}{in_view:,} of {site.estates:,} estates in view; {len(frames)} frames, {long} over 50 ms"
+    drawn = f"{got['rings']} office rings" if got["rings"] else f"{got['drawn']:,} polygons"
+    note = (f"{where}{in_view:,} of {site.estates:,} estates in view, drawn as {drawn}; "
+            f"{len(frames)} frames, {long} over 50 ms")
     if got["timeouts"]:
         note += f"; {got['timeouts']} steps never reached moveend"
     name = f" ({name})" if name else ""
