@@ -136,7 +136,8 @@ async ({pans, px, waitMs, view}) => {
   await new Promise((ok) => requestIdleCallback(ok, {timeout: waitMs}));
   running = false;
   let drawn = 0;
-  map.eachLayer((l) => { if (l.feature && l.feature.properties.street_office !== undefined) drawn++; });
+  const estates = new Set(window.GeoAppState.features);  // Leaflet keeps each layer's feature object
+  map.eachLayer((l) => { if (estates.has(l.feature)) drawn++; });
   const rings = document.querySelectorAll(".office-summary").length;
   return {bounds, frames, baseline, steps: results, doneMs: done - t0, idleMs: performance.now() - t0, drawn, rings,
           idleAfterMs: performance.now() - done, timeouts, zoom: map.getZoom()};
