@@ -141,14 +141,14 @@ def _authenticate():
         if found is None:
             raise _BadToken
         return found
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get("sid")
+    if session_id is None:
         return None, None
-    user = get_accounts().user_by_id(user_id)
-    # A password change (or disabling the user) ends every session signed in before it.
-    if user is None or user.disabled or session.get("auth_stamp") != user.password_changed_at:
+    # The cookie names a session row in the store, so signing out, a password change or disabling
+    # the user ends it for real: a copy of the cookie taken earlier is worth nothing afterwards.
+    user = get_accounts().user_for_session(session_id)
+    if user is None:
         session.clear()
-        return None, None
     return user, None
 
 
@@ -157,12 +157,12 @@ def sign_in(user: User) -> None:
     session planted by someone else (session fixation) never becomes a signed-in one."""
     session.clear()
     session.permanent = True
-    session["user_id"] = user.id
-    session["auth_stamp"] = user.password_changed_at
+    session["sid"] = get_accounts().start_session(user, get_config().auth.session_hours)
     g.geo_app_user, g.geo_app_token = user, None
 
 
 def sign_out() -> None:
+    get_accounts().end_session(session.get("sid"))
     session.clear()
     g.geo_app_user, g.geo_app_token = None, None
 
@@ -190,7 +190,7 @@ def _guard():
 
 def _needs_user(view) -> bool:
     return (bearer_token() is not None or getattr(view, "required_role", None) is not None
-            or not get_config().auth.anonymous_view or "user_id" in session)
+            or not get_config().auth.anonymous_view or "sid" in session)
 
 
 def _public(view) -> bool:
