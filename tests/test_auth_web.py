@@ -187,6 +187,7 @@ def test_write_without_or_with_a_wrong_csrf_token_is_refused(matrix_app, endpoin
     for csrf in (None, "forged-token"):
         response = _send(client, method, endpoint, call, csrf=csrf)
         assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True), csrf
+        assert "刷新页面" in response.get_data(as_text=True)  # what to do, in the reader's language
 
 
 def test_a_refused_csrf_changes_nothing(matrix_app):
@@ -226,6 +227,8 @@ def test_bearer_token_acts_with_its_users_role_without_csrf_until_revoked(matrix
     assert "吊销" in refused.json["description"]  # Chinese by default, JSON too
     # A revoked token is refused even where no sign-in is needed, so a script learns it at once.
     assert client.get("/api/estates", headers=auth).status_code == 401
+    assert client.get("/api/no-such-thing", headers=auth).status_code == 404
+    assert client.get("/no-such-page", headers=auth).status_code == 404
 
 
 def test_a_session_cookie_without_csrf_cannot_delete_through_the_api(matrix_app):
