@@ -32,10 +32,16 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["geo_app.store"] = store
 
     from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
+    from .web import account_api, account_pages, auth
 
     i18n.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
+    # Accounts, roles and CSRF: the app's one CSRFProtect is `auth.csrf`, checked by auth's guard
+    # after authentication (so bearer-token calls are exempt; see geo_app/web/auth.py).
+    auth.init_app(app)
+    app.register_blueprint(account_pages.bp)
+    app.register_blueprint(account_api.bp, url_prefix="/api")
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")

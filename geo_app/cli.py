@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from . import cli_accounts
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="grouping (repeatable; default: batch and street_office)")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.add_argument("--lang", choices=("zh", "en"), default="zh", help="labels' language")
+    cli_accounts.add_parsers(commands)
     return parser
 
 
@@ -75,6 +77,7 @@ def cmd_init(args, config) -> int:
             store.drop()
         store.initialise()
         counts = load_layer_sources(store)
+        cli_accounts.ensure_first_admin(store)
     finally:
         store.close()
     print(f"{store.description}: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
@@ -91,6 +94,7 @@ def cmd_serve(args, config) -> int:
     try:
         if ensure_store(store):
             log.info("created %s from %s", store.description, config.layers_dir)
+        cli_accounts.ensure_first_admin(store)
     finally:
         store.close()
     host = args.host or config.server.host
@@ -120,4 +124,20 @@ def cmd_stats(args, config) -> int:
     return 0
 
 
-COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats}
+def _with_store(run):
+    """A command that needs an initialised store (the account commands)."""
+    def command(args, config) -> int:
+        store = _open(config)
+        try:
+            if not store.exists():
+                print(f"{store.description} does not exist yet: run `geo-app init` first", file=sys.stderr)
+                return 2
+            store.initialise()  # adds the account tables to a store made before they existed
+            return run(args, store)
+        finally:
+            store.close()
+    return command
+
+
+COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats,
+            "users": _with_store(cli_accounts.run_users), "tokens": _with_store(cli_accounts.run_tokens)}

@@ -25,6 +25,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 5000
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted
+    # (0: none). Client addresses (login throttling) and HTTPS detection depend on it.
+    proxies: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,24 @@ class MapConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    # Whether visitors who have not signed in may see maps and data (the demo: yes). When off, pages
+    # send them to the sign-in page and the APIs answer 401; API tokens still work.
+    anonymous_view: bool = True
+    # Session cookie `Secure` flag: "auto" (when the request came over HTTPS, as ProxyFix reports
+    # it behind a proxy), "always" or "never".
+    secure_cookies: str = "auto"
+    # How long a sign-in lasts.
+    session_hours: int = 12
+    # Failed sign-ins allowed before a lockout, per user name and per client address (an office
+    # behind one NAT address shares the second, so it is larger).
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    # The first lockout; each further failure after it doubles the wait (at most an hour).
+    lockout_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -64,6 +85,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     map: MapConfig = field(default_factory=MapConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     @property
     def geopackage_path(self) -> Path:
@@ -76,7 +98,7 @@ class Config:
         return self.database.url or f"gpkg://{self.geopackage_path}"
 
 
-SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig}
+SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig}
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
@@ -199,6 +221,8 @@ def _coerce(key: str, type_name, value, sources: dict):
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if type_name == "bool":
+            return _boolean(value)
         if type_name == "Path":
             return Path(str(value))
         if not isinstance(value, str):
@@ -206,6 +230,16 @@ def _coerce(key: str, type_name, value, sources: dict):
         return value
     except (TypeError, ValueError):
         raise ConfigError(f"setting '{key}' ({where}) must be of type {type_name}, got {value!r}") from None
+
+
+def _boolean(value) -> bool:
+    """TOML booleans, or the words an environment variable carries."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ValueError
 
 
 def _resolve(path: Path, base_dir: Path) -> Path:
@@ -232,6 +266,13 @@ def _validate(config: Config, sources: dict) -> None:
                                     f"got {config.map.default_basemap!r}")
     if not 0 <= config.map.zoom <= 22:
         fail("map.zoom", f"must be between 0 and 22, got {config.map.zoom}")
+    if config.server.proxies < 0:
+        fail("server.proxies", f"must be 0 or more, got {config.server.proxies}")
+    if config.auth.secure_cookies not in ("auto", "always", "never"):
+        fail("auth.secure_cookies", f"must be auto, always or never; got {config.auth.secure_cookies!r}")
+    for key in ("session_hours", "login_failures_per_user", "login_failures_per_address", "lockout_seconds"):
+        if getattr(config.auth, key) < 1:
+            fail(f"auth.{key}", f"must be 1 or more, got {getattr(config.auth, key)}")
     if not config.layers_dir.is_dir():
         fail("layers_dir", f"folder not found: {config.layers_dir}")
 

@@ -63,3 +63,28 @@ class Conflict(StoreError):
 
     status = 409
     code = "conflict"
+
+
+class Unauthorized(GeoAppError):
+    """No valid sign-in or API token where one is needed (or a wrong password)."""
+
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(GeoAppError):
+    """Signed in, but the role does not allow this."""
+
+    status = 403
+    code = "Forbidden"
+
+
+class TooManyAttempts(GeoAppError):
+    """Sign-in refused for a while after repeated failures; `retry_after` is in seconds."""
+
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -14,7 +14,7 @@ import datetime as dt
 import decimal
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 from pyproj import Geod
@@ -23,6 +23,9 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InvalidParameter, NotFound, StoreError
 from ..layers import LayerDef
 from .validation import prepare_features
+
+if TYPE_CHECKING:
+    from .accounts import AccountRepository
 
 SRID = 4326
 _GEOD = Geod(ellps="WGS84")
@@ -136,6 +139,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def description(self) -> str:
         """A human-readable name for logs (never contains a password)."""
+
+    @property
+    @abc.abstractmethod
+    def accounts(self) -> "AccountRepository":
+        """Users, API tokens and login failures, kept in this store beside the layers."""
 
     # --- reads -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -22,6 +22,7 @@ import shapely
 
 from ..errors import Conflict, StoreError
 from ..layers import LayerDef
+from .accounts import GeoPackageAccounts
 from .base import SRID, Feature, Store, Writer, quote_ident
 from . import gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
@@ -134,6 +135,10 @@ class GeoPackageStore(GeoPackageSpatial, Store):
     def description(self) -> str:
         return f"GeoPackage {self.path}"
 
+    @functools.cached_property
+    def accounts(self) -> GeoPackageAccounts:
+        return GeoPackageAccounts(self)
+
     @contextlib.contextmanager
     def _connect(self):
         con = getattr(self._local, "connection", None)
@@ -183,6 +188,8 @@ class GeoPackageStore(GeoPackageSpatial, Store):
                 gpkg_schema.create_core_tables(con)
                 for layer_def in self.layers.values():
                     gpkg_schema.ensure_layer(con, layer_def)
+                for statement in self.accounts.ddl():
+                    con.execute(statement)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -9,6 +9,7 @@ created by the app and brought up to the layer definitions by `initialise()`; th
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from typing import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -18,6 +19,8 @@ import shapely
 
 from ..errors import Conflict, StoreError
 from ..layers import LayerDef
+from .accounts import TABLES as ACCOUNT_TABLES
+from .accounts import PostgisAccounts
 from .base import SRID, Feature, Store, Writer, quote_ident
 from .postgis_spatial import PostgisSpatial
 
@@ -76,6 +79,10 @@ class PostgisStore(PostgisSpatial, Store):
     def description(self) -> str:
         return f"PostGIS {redact(self.url)}"
 
+    @functools.cached_property
+    def accounts(self) -> PostgisAccounts:
+        return PostgisAccounts(self)
+
     @contextlib.contextmanager
     def _connection(self):
         if not self._opened:
@@ -106,6 +113,8 @@ class PostgisStore(PostgisSpatial, Store):
                          "ON CONFLICT (key) DO NOTHING")
             for layer_def in self.layers.values():
                 self._ensure_layer(conn, layer_def)
+            for statement in self.accounts.ddl():
+                conn.execute(statement)
 
     def _ensure_postgis(self, conn) -> None:
         installed = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
@@ -143,6 +152,8 @@ class PostgisStore(PostgisSpatial, Store):
             if self.schema == "public":
                 for layer_def in self.layers.values():
                     conn.execute(f"DROP TABLE IF EXISTS {quote_ident(layer_def.name)} CASCADE")
+                for table in ACCOUNT_TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
                 conn.execute("DROP TABLE IF EXISTS geo_app_meta")
             else:
                 conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")

@@ -10,6 +10,7 @@ from ..core.geojson import check_coordinate_system, feature_collection, feature_
 from ..errors import NotFound
 from ..storage import FeatureQuery
 from . import get_store
+from .auth import public
 from .i18n import current_locale
 from .params import parse_choice, parse_estate_filters, parse_int_list, parse_text
 from .responses import json_response
@@ -83,6 +84,7 @@ def estate_stats():
 
 
 @bp.get("/health")
+@public  # load balancers ask without signing in
 def health():
     """Liveness and the store revision, for load balancers and scripts."""
     store = get_store()

@@ -12,12 +12,13 @@ from ..errors import GeoAppError
 log = logging.getLogger(__name__)
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether the request is to an API, which answers in JSON rather than with a page."""
     return request.path.startswith(("/api/", "/ogcapi"))
 
 
 def _respond(status: int, body: dict):
-    if _wants_json():
+    if wants_json():
         return jsonify(body), status
     return render_template("error.html", status=status, message=body["description"]), status
 
