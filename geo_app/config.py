@@ -54,6 +54,20 @@ class MapConfig:
 
 
 @dataclass(frozen=True)
+class ImportsConfig:
+    # The web import page stays off until accounts exist (admin role only); the CLI is the way in.
+    web_enabled: bool = False
+    # Largest upload the web page accepts, and the most an archive may unpack to (zip-bomb guard).
+    max_upload_mb: int = 200
+    max_unpacked_mb: int = 2000
+    # An imported estate overlapping a stored (or another imported) one by more than this share of
+    # the smaller of the two is refused; smaller overlaps (digitising slivers) are reported only.
+    max_overlap_share: float = 0.05
+    # make_valid repairs a geometry only when its area changes by at most this share; else refused.
+    max_repair_area_change: float = 0.01
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -64,6 +78,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     map: MapConfig = field(default_factory=MapConfig)
+    imports: ImportsConfig = field(default_factory=ImportsConfig)
 
     @property
     def geopackage_path(self) -> Path:
@@ -76,7 +91,9 @@ class Config:
         return self.database.url or f"gpkg://{self.geopackage_path}"
 
 
-SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig}
+SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "imports": ImportsConfig}
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
@@ -199,6 +216,13 @@ def _coerce(key: str, type_name, value, sources: dict):
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower() if isinstance(value, str) else None
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError
         if type_name == "Path":
             return Path(str(value))
         if not isinstance(value, str):
@@ -232,6 +256,14 @@ def _validate(config: Config, sources: dict) -> None:
                                     f"got {config.map.default_basemap!r}")
     if not 0 <= config.map.zoom <= 22:
         fail("map.zoom", f"must be between 0 and 22, got {config.map.zoom}")
+    if config.imports.max_upload_mb < 1 or config.imports.max_unpacked_mb < config.imports.max_upload_mb:
+        fail("imports.max_unpacked_mb", "max_upload_mb must be at least 1 and max_unpacked_mb at least "
+                                        "max_upload_mb")
+    if not 0 <= config.imports.max_overlap_share <= 1:
+        fail("imports.max_overlap_share", f"must be between 0 and 1, got {config.imports.max_overlap_share}")
+    if not 0 <= config.imports.max_repair_area_change <= 1:
+        fail("imports.max_repair_area_change",
+             f"must be between 0 and 1, got {config.imports.max_repair_area_change}")
     if not config.layers_dir.is_dir():
         fail("layers_dir", f"folder not found: {config.layers_dir}")
 

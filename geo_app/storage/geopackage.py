@@ -28,6 +28,7 @@ from .gpkg_spatial import GeoPackageSpatial
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+BULK_CHUNK = 10_000  # rows per executemany in bulk inserts: progress granularity, bounded memory
 
 
 def encode_geometries(geoms: np.ndarray, srid: int = SRID) -> list[bytes]:
@@ -276,6 +277,23 @@ class GeoPackageWriter(Writer):
             where = f"{layer_def.name} feature #{index}" + (f" ({p['code']})" if p.get("code") else "")
             ids.append(self._execute(sql, [*(p[n] for n in names), blob], where).lastrowid)
         return ids
+
+    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
+        names = layer_def.field_names
+        sql = (f"INSERT INTO {quote_ident(layer_def.name)} ({', '.join(quote_ident(n) for n in names)}, \"geom\") "
+               f"VALUES ({', '.join('?' * (len(names) + 1))})")
+        done = 0
+        for start in range(0, len(geoms), BULK_CHUNK):
+            stop = min(start + BULK_CHUNK, len(geoms))
+            blobs = encode_geometries(geoms[start:stop])
+            rows = zip(*(columns[n][start:stop] for n in names), blobs)
+            try:
+                self.con.executemany(sql, rows)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"{layer_def.name} (features {start + 1}–{stop}): {exc}") from None
+            done = stop
+            on_progress(done)
+        return done
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
         names = layer_def.field_names
