@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from .config import PROJECT_ROOT, Config, effective_secret_key, load_config
 from .layers import load_layers
@@ -25,14 +26,22 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if generated:
         log.warning("no secret_key configured (GEO_APP_SECRET_KEY): using a random key for this process; "
                     "sessions will not survive a restart or be shared between workers")
-    app.config.update(SECRET_KEY=secret, JSON_AS_ASCII=False, GEO_APP=config)
+    app.config.update(SECRET_KEY=secret, JSON_AS_ASCII=False, GEO_APP=config,
+                      # Uploads (the import page) beyond this are refused with 413 before they are read.
+                      MAX_CONTENT_LENGTH=config.imports.max_upload_mb * 1024 * 1024)
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.json.sort_keys = False
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
+    from .web import api, assets, compression, dashboard, errors, i18n, imports, ogcapi, pages, spatial_api
 
+    # --- CSRF: every state-changing form carries a token (Flask-WTF) ---------------------------
+    # POST /api/query is read-only (a spatial search with a JSON body, no session state), called
+    # by scripts and the map without a form, so it alone is exempt.
+    csrf = CSRFProtect(app)
+    csrf.exempt(spatial_api.query)
+    # ------------------------------------------------------------------------------------------
     i18n.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
@@ -42,6 +51,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
+    app.register_blueprint(imports.bp, url_prefix="/admin/import")
     app.after_request(compression.compress_assets)
     app.after_request(_security_headers)
     return app

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 import shapely
+import shapely.geometry
 
 from ...storage import Store
 from .archive import Limits, Workspace
@@ -58,6 +59,7 @@ class ImportOptions:
     max_overlap_share: float = 0.05
     max_repair_area_change: float = 0.01
     temp_dir: Path | None = None  # where the private workspace goes (default: the system's)
+    preview_rows: int = 0  # first rows kept in the report (source values + WGS84 geometry), for the web page
 
 
 def run_import(store: Store, path: Path, options: ImportOptions, *, label: str | None = None,
@@ -136,8 +138,26 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
         stored_ids, stored_geoms = stored_near(store, layer_def.name, geoms[usable])
         problems += overlap_problems(geoms, usable, stored_ids, stored_geoms, replaces,
                                      options.max_overlap_share, row_number)
+    report.preview = _preview(table, mapping.columns, geoms, options.preview_rows)
     progress.advance(len(table))
     return Checked(columns, geoms, problems, repaired), replaces
+
+
+def _preview(table: SourceTable, mapped: dict, geoms: np.ndarray, limit: int) -> list[dict]:
+    """The first rows as the file states them (mapped columns, as text) with their WGS84 shapes."""
+    rows = []
+    for i in range(min(limit, len(table))):
+        values = {header: (None if _blank(table.columns[header][i]) else str(table.columns[header][i]))
+                  for header in mapped}
+        geometry = geoms[i]
+        shape = None if geometry is None or geometry.is_empty else shapely.geometry.mapping(
+            shapely.set_precision(geometry, 1e-7))
+        rows.append({"row": i + table.first_row, "values": values, "geometry": shape})
+    return rows
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
 
 
 def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, report: ImportReport,

@@ -51,6 +51,7 @@ class ImportReport:
     columns: dict = field(default_factory=dict)  # source column -> layer field ("" = ignored)
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    preview: list = field(default_factory=list)  # first rows, when asked for (web preview)
 
     @property
     def errors(self) -> list[ImportProblem]:
