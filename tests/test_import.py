@@ -269,3 +269,21 @@ def test_upsert_by_id_updates_exactly_those_ids(store, tmp_path):
     assert after.properties["name"] == HOSTILE
     assert max_vertex_error_m(after.geometry, rectangle(600, 500)) < 0.01
     assert store.count("estates") == 3
+
+
+def test_bulk_import_keeps_the_spatial_index_and_later_writes_index_too(store, tmp_path):
+    rows = estate_rows(6)
+    assert run(store, geojson_file(tmp_path / "indexed.geojson", rows)).ok
+    for r in rows:  # bbox reads go through the R-tree (GeoPackage) / GiST index (PostGIS)
+        found = store.features("estates", FeatureQuery.where(bbox=r["geometry"].bounds))
+        assert [f.properties["code"] for f in found] == [r["code"]]
+    with store.transaction() as w:  # the insert trigger is back after the bulk load
+        w.insert("estates", [{"type": "Feature", "properties": {"code": "LATER", "name": "后加", "street_office":
+                              "临城街道", "status": "planned"}, "geometry": mapping(rectangle(5000, 0))}])
+    assert [f.properties["code"] for f in store.features(
+        "estates", FeatureQuery.where(bbox=rectangle(5000, 0).bounds))] == ["LATER"]
+    if hasattr(store, "path"):  # and GDAL agrees with the index it reads
+        import pyogrio
+
+        store.checkpoint()
+        assert len(pyogrio.read_dataframe(store.path, layer="estates", bbox=rows[2]["geometry"].bounds)) == 1

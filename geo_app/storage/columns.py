@@ -36,19 +36,36 @@ _LIST_SEPARATORS = re.compile(r"\s*[,，、;；]\s*")
 _DATE_SEPARATORS = re.compile(r"[./年月]")
 
 
+def _stripped(series: pd.Series) -> pd.Series:
+    """Text cells stripped; NaN wherever a cell is not text (the .str accessor refuses columns
+    holding no text at all, hence the fallback)."""
+    try:
+        return series.str.strip()
+    except AttributeError:
+        return pd.Series(np.nan, index=series.index, dtype=object)
+
+
 def null_mask(values: np.ndarray) -> np.ndarray:
     """True where a value is missing: None, NaN/NaT or blank text."""
+    if values.dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    if values.dtype.kind in "fcmM":
+        return pd.isna(values)
     series = pd.Series(values, dtype=object)
-    blank = series.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    return series.isna().to_numpy() | blank
+    # .str yields NaN for anything that is not text, so only text can be blank here.
+    return series.isna().to_numpy() | _stripped(series).eq("").fillna(False).to_numpy(dtype=bool)
 
 
 def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Convert one column to its field's type and check it; returns (object array, problems).
 
-    Missing values become None. `vocabulary_lookup` maps extra spellings (Chinese labels) to codes.
+    Missing values become None; values become plain Python objects (what DB drivers bind).
+    Numeric and datetime arrays (as GDAL reads them) take array-only paths; text cells are
+    parsed once per distinct value. `vocabulary_lookup` maps extra spellings (labels) to codes.
     """
-    values = np.asarray(values, dtype=object)
+    values = np.asarray(values)
+    if values.ndim != 1:
+        values = np.asarray(list(values), dtype=object)
     out = np.full(len(values), None, dtype=object)
     null = null_mask(values)
     problems: list[Problem] = []
@@ -57,7 +74,7 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> 
     present = np.flatnonzero(~null)
     if not len(present):
         return out, problems
-    converted, bad = _CONVERTERS[f.type](values[present])
+    converted, bad = _convert(f.type, values[present])
     for i in np.flatnonzero(bad):
         problems.append(Problem(int(present[i]), f.name, f"field '{f.name}' must be {f.type}, got {values[present[i]]!r}"))
     good = present[~bad]
@@ -69,33 +86,66 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> 
     return out, problems
 
 
+def _convert(kind: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if values.dtype.kind in "iuf" and kind in ("integer", "real"):
+        numbers, bad = values.astype(float), np.zeros(len(values), dtype=bool)
+    elif values.dtype.kind == "M" and kind == "date":
+        return np.datetime_as_string(values, unit="D").astype(object), np.zeros(len(values), dtype=bool)
+    elif kind == "text":
+        return _text(values)
+    elif kind == "date":
+        return _date(values)
+    else:
+        numbers, bad = _numbers(values)
+    bad = bad | ~np.isfinite(numbers)
+    if kind == "integer":
+        bad |= np.where(bad, 0, numbers) != np.floor(np.where(bad, 0, numbers))
+        return np.where(bad, None, np.where(bad, 0, numbers).astype(np.int64).astype(object)), bad
+    return np.where(bad, None, numbers.astype(object)), bad
+
+
+def _per_distinct(values: np.ndarray, one) -> tuple[np.ndarray, np.ndarray]:
+    """Apply one(value) -> converted (raising ValueError/TypeError when bad) once per distinct value."""
+    series = pd.Series(values, dtype=object)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    except TypeError:  # unhashable cells (lists): convert each
+        codes, uniques = np.arange(len(values)), values
+    results = np.full(len(uniques), None, dtype=object)
+    failed = np.zeros(len(uniques), dtype=bool)
+    for k, value in enumerate(uniques):
+        try:
+            results[k] = one(value)
+        except (TypeError, ValueError):
+            failed[k] = True
+    return results[codes], failed[codes]
+
+
 def _text(values: np.ndarray):
     def one(v):
-        if isinstance(v, float) and v.is_integer():
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))  # a code typed into a spreadsheet cell comes back as 101.0
         if isinstance(v, (list, tuple)):
             return ",".join(str(x).strip() for x in v)
         return str(v).strip()
-    return np.array([one(v) for v in values], dtype=object), np.zeros(len(values), dtype=bool)
+    if values.dtype.kind == "O":
+        stripped = _stripped(pd.Series(values, dtype=object))
+        plain = stripped.notna().to_numpy()
+        if plain.all():
+            return stripped.to_numpy(dtype=object), np.zeros(len(values), dtype=bool)
+    return _per_distinct(values.astype(object), one)
 
 
 def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in values], dtype=bool)
-    cleaned = [v.strip().replace(",", "") if isinstance(v, str) else v for v in values]
-    numbers = pd.to_numeric(pd.Series(cleaned, dtype=object), errors="coerce").to_numpy(dtype=float)
+    series = pd.Series(values, dtype=object)
+    texts = _stripped(series).str.replace(",", "", regex=False)
+    cleaned = texts.where(texts.notna(), series)
+    numbers = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float)
     return numbers, is_bool | ~np.isfinite(numbers)
 
 
-def _integer(values: np.ndarray):
-    numbers, bad = _numbers(values)
-    bad |= ~bad & (np.floor(np.where(bad, 0, numbers)) != np.where(bad, 0, numbers))
-    out = np.array([None if b else int(n) for n, b in zip(numbers, bad)], dtype=object)
-    return out, bad
-
-
-def _real(values: np.ndarray):
-    numbers, bad = _numbers(values)
-    return np.array([None if b else float(n) for n, b in zip(numbers, bad)], dtype=object), bad
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 
 
 def _date(values: np.ndarray):
@@ -104,20 +154,18 @@ def _date(values: np.ndarray):
             return v.date().isoformat()
         if isinstance(v, dt.date):
             return v.isoformat()
+        if isinstance(v, np.datetime64):
+            return str(np.datetime_as_string(v, unit="D"))
         text = _DATE_SEPARATORS.sub("-", str(v).strip()).rstrip("日").split(" ")[0].split("T")[0]
         year, month, day = (int(part) for part in text.split("-"))
         return dt.date(year, month, day).isoformat()
 
-    out, bad = np.full(len(values), None, dtype=object), np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values):
-        try:
-            out[i] = one(v)
-        except (TypeError, ValueError):
-            bad[i] = True
-    return out, bad
-
-
-_CONVERTERS = {"text": _text, "integer": _integer, "real": _real, "date": _date}
+    series = pd.Series(values, dtype=object)
+    iso = _stripped(series).str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
+    if iso.all():  # the common case: ISO text; pandas checks the calendar for the whole column
+        parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+        return series.to_numpy(dtype=object), parsed.isna().to_numpy()
+    return _per_distinct(values, one)
 
 
 def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Problem]:
@@ -132,21 +180,22 @@ def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Prob
 def _vocabulary_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, lookup: dict) -> list[Problem]:
     """Codes (or their labels, via lookup) checked once per distinct value, not once per row."""
     vocabulary = VOCABULARIES[f.vocabulary]
-    problems, resolved = [], {}
-    for value in set(out[good]):
+    resolved, unknown = {}, {}
+    for value in pd.unique(out[good]):
         parts = _LIST_SEPARATORS.split(value) if f.multiple else [value]
         codes = [lookup.get(p, p) for p in parts if p]
+        resolved[value] = ",".join(codes)
         bad = [p for p, c in zip(parts, codes) if c not in vocabulary]
-        resolved[value] = (",".join(codes), bad)
-    allowed = ", ".join(vocabulary.codes())
-    for i in good:
-        codes, bad = resolved[out[i]]
         if bad:
-            problems.append(Problem(int(i), f.name, f"field '{f.name}' has unknown {f.vocabulary} "
-                                                    f"code(s) {', '.join(bad)}; allowed: {allowed}"))
-        else:
-            out[i] = codes
-    return problems
+            unknown[value] = bad
+    originals = out[good].copy()
+    out[good] = pd.Series(originals, dtype=object).map(resolved).to_numpy(dtype=object)
+    if not unknown:
+        return []
+    allowed = ", ".join(vocabulary.codes())
+    return [Problem(int(i), f.name, f"field '{f.name}' has unknown {f.vocabulary} code(s) "
+                                    f"{', '.join(unknown[original])}; allowed: {allowed}")
+            for i, original in zip(good, originals) if original in unknown]
 
 
 def check_geometries(layer_def: LayerDef, geoms) -> tuple[np.ndarray, list[Problem]]:

@@ -102,7 +102,8 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
     geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
-    columns = {name: np.asarray(values, dtype=object) for name, values in zip(meta["fields"], fields)}
+    # Arrays keep GDAL's dtypes (int, float, datetime64): the column checks take array-only paths.
+    columns = {name: np.asarray(values) for name, values in zip(meta["fields"], fields)}
     crs_text = meta.get("crs")
     if suffix == ".kml":
         crs_text = "EPSG:4326"  # KML is WGS84 by definition
