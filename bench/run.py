@@ -12,6 +12,7 @@ the demo data and `--browser-n` generated estates.
     python bench/run.py --n 200000 --backends geopackage,postgis --json out.json
     python bench/run.py --ogc-only --n 200000   # issue 4: nearby, stats, OGC API vs pygeoapi (bench/ogc.py)
     python bench/run.py --backends none --browser-n 20000      # the browser section alone
+    python bench/run.py --imports-only --n 200000  # issue 5: geo-app import vs ogr2ogr (bench/imports.py)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: imp
 
 import browser  # noqa: E402
 import generate  # noqa: E402
+import imports  # noqa: E402
 import ogc  # noqa: E402
 import peer  # noqa: E402
 from timing import Row, format_table, latency_rows, percentile, repeat, sample  # noqa: E402
@@ -232,6 +234,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after the PostGIS load")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ogc.add_arguments(parser)
+    imports.add_arguments(parser)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--browser", dest="browser", action="store_true", default=None,
                        help="measure the planner map in Chromium (default: when Chromium is present)")
@@ -247,11 +250,11 @@ def main(argv=None) -> int:
     if unknown:
         print(f"unknown backend(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    if args.browser is None:  # on by default when Chromium is here, except for --ogc-only
-        args.browser = not args.ogc_only and browser.unavailable() is None
+    if args.browser is None:  # on by default when Chromium is here, except for the -only sections
+        args.browser = not args.ogc_only and not args.imports_only and browser.unavailable() is None
     started = time.perf_counter()
     rows: list[Row] = []
-    ogc_rows, ogc_http = [], []
+    ogc_rows, ogc_http, import_rows = [], [], []
     offices = generate.offices_for(args.n)
     if backends:
         layers = load_layers(Path(__file__).resolve().parent.parent / "layers")
@@ -259,7 +262,9 @@ def main(argv=None) -> int:
         print(f"generated {len(data.estates):,} estates in {len(data.offices):,} street offices "
               f"in {data.generate_s:.1f} s (seed {args.seed})", flush=True)
         with tempfile.TemporaryDirectory(prefix="geo_app_bench_") as tmp:
-            for backend in ([] if args.ogc_only else backends):
+            if args.imports or args.imports_only:  # issue 5: geo-app import vs ogr2ogr
+                import_rows = imports.run_section(data, layers, args, backends, Path(tmp))
+            for backend in ([] if args.ogc_only or args.imports_only else backends):
                 t0 = time.perf_counter()
                 if backend == "geopackage":
                     rows += bench_geopackage(data, layers, args, Path(tmp))
@@ -279,6 +284,9 @@ def main(argv=None) -> int:
     if rows:
         print(format_table(rows))
         print("ours/peer is a time ratio: > 1 means geo_app takes longer than GDAL for the same work.")
+    if import_rows:
+        print()
+        print(format_table(import_rows, peer="peer (ogr2ogr)"))
     if ogc_rows:
         print()
         ogc.print_section(ogc_rows, ogc_http)
@@ -289,6 +297,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": [r.as_dict() for r in rows],
                                          "ogc_rows": [r.as_dict() for r in ogc_rows],
+                                         "import_rows": [r.as_dict() for r in import_rows],
                                          "ogc_http": [ogc.result_dict(r) for r in ogc_http], "ogc_anatomy": ogc.ANATOMY,
                                          "browser_rows": [r.as_dict() for r in browser_rows]},
                                         ensure_ascii=False, indent=2), encoding="utf-8")

@@ -25,14 +25,16 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if generated:
         log.warning("no secret_key configured (GEO_APP_SECRET_KEY): using a random key for this process; "
                     "sessions will not survive a restart or be shared between workers")
-    app.config.update(SECRET_KEY=secret, JSON_AS_ASCII=False, GEO_APP=config)
+    app.config.update(SECRET_KEY=secret, JSON_AS_ASCII=False, GEO_APP=config,
+                      # Uploads (the import page) beyond this are refused with 413 before they are read.
+                      MAX_CONTENT_LENGTH=config.imports.max_upload_mb * 1024 * 1024)
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.json.sort_keys = False
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
-    from .web import account_api, account_pages, auth
+    from .web import account_api, account_pages, api, assets, auth, compression, dashboard, errors, i18n, imports
+    from .web import ogcapi, pages, spatial_api
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -48,6 +50,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
+    app.register_blueprint(imports.bp, url_prefix="/admin/import")
     app.after_request(compression.compress_assets)
     app.after_request(_security_headers)
     return app

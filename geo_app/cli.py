@@ -11,6 +11,7 @@ from . import cli_accounts
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
+from .core.importing import MODES, ImportOptions, ImportRefused, Limits, run_import
 from .errors import GeoAppError
 from .frontend import ensure_assets
 from .layers import load_layers
@@ -46,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.add_argument("--lang", choices=("zh", "en"), default="zh", help="labels' language")
     cli_accounts.add_parsers(commands)
+
+    imp = commands.add_parser(
+        "import", help="import a GIS file or spreadsheet into a layer (all or nothing)",
+        description="Import GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV (WKT or lon/lat) or Excel into a "
+                    "layer. Every row is checked first; the import lands whole in one transaction or not at all.")
+    imp.add_argument("file", help="the file to import")
+    imp.add_argument("--layer", default="estates", help="target layer (default estates)")
+    imp.add_argument("--crs", help="the file's coordinate system when it names none (or to name GCJ-02/BD-09): "
+                                   "EPSG:4326, EPSG:4490, EPSG:4491–4554, gcj02, bd09")
+    imp.add_argument("--encoding", help="attribute text encoding, e.g. gbk, gb18030, utf-8 (default: .cpg or detected)")
+    imp.add_argument("--mapping", help="TOML file mapping source columns to fields ([columns], [values.<field>])")
+    imp.add_argument("--mode", choices=MODES, default="insert",
+                     help="insert (default), upsert-id (update rows whose id matches) or upsert-name "
+                          "(update rows with the same name and street office)")
+    imp.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    imp.add_argument("--report", help="also write the full report as JSON to this file")
     return parser
 
 
@@ -139,5 +156,50 @@ def _with_store(run):
     return command
 
 
-COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats,
+def cmd_import(args, config) -> int:
+    """Exit 0 when imported (or a clean dry run), 1 when refused (report printed), 2 on other errors
+    (no store, bad configuration)."""
+    from pathlib import Path
+
+    from .import_progress import ConsoleProgress
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"geo-app import: error: no such file: {path}", file=sys.stderr)
+        return 2
+    options = ImportOptions(
+        layer=args.layer, crs=args.crs, encoding=args.encoding, mapping=Path(args.mapping) if args.mapping else None,
+        mode=args.mode, dry_run=args.dry_run,
+        limits=Limits(max_upload=config.imports.max_unpacked_mb * 1024 * 1024,  # a local file: the unpack limit
+                      max_unpacked=config.imports.max_unpacked_mb * 1024 * 1024),
+        max_overlap_share=config.imports.max_overlap_share,
+        max_repair_area_change=config.imports.max_repair_area_change)
+    store = _open(config)
+    progress = ConsoleProgress()
+    try:
+        if not store.exists():
+            print(f"{store.description} does not exist yet: run `geo-app init` first", file=sys.stderr)
+            return 2
+        report = run_import(store, path, options, progress=progress)
+    except ImportRefused as exc:
+        progress.close()
+        print(f"geo-app import: refused, nothing written: {exc.message}", file=sys.stderr)
+        if args.report:
+            Path(args.report).write_text(json.dumps({"file": str(path), "ok": False, "refused": exc.message},
+                                                    ensure_ascii=False, indent=2), encoding="utf-8")
+        return 1
+    finally:
+        progress.close()
+        store.close()
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for line in report.problem_lines(limit=50):
+        print(line, file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats, "import": cmd_import,
             "users": _with_store(cli_accounts.run_users), "tokens": _with_store(cli_accounts.run_tokens)}

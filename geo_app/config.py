@@ -75,6 +75,20 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class ImportsConfig:
+    # The import page (/admin/import), for admins only; false keeps imports to the CLI.
+    web_enabled: bool = True
+    # Largest upload the web page accepts, and the most an archive may unpack to (zip-bomb guard).
+    max_upload_mb: int = 200
+    max_unpacked_mb: int = 2000
+    # An imported estate overlapping a stored (or another imported) one by more than this share of
+    # the smaller of the two is refused; smaller overlaps (digitising slivers) are reported only.
+    max_overlap_share: float = 0.05
+    # make_valid repairs a geometry only when its area changes by at most this share; else refused.
+    max_repair_area_change: float = 0.01
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -86,6 +100,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     map: MapConfig = field(default_factory=MapConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    imports: ImportsConfig = field(default_factory=ImportsConfig)
 
     @property
     def geopackage_path(self) -> Path:
@@ -98,7 +113,8 @@ class Config:
         return self.database.url or f"gpkg://{self.geopackage_path}"
 
 
-SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig}
+SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig,
+            "imports": ImportsConfig}
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
@@ -273,6 +289,14 @@ def _validate(config: Config, sources: dict) -> None:
     for key in ("session_hours", "login_failures_per_user", "login_failures_per_address", "lockout_seconds"):
         if getattr(config.auth, key) < 1:
             fail(f"auth.{key}", f"must be 1 or more, got {getattr(config.auth, key)}")
+    if config.imports.max_upload_mb < 1 or config.imports.max_unpacked_mb < config.imports.max_upload_mb:
+        fail("imports.max_unpacked_mb", "max_upload_mb must be at least 1 and max_unpacked_mb at least "
+                                        "max_upload_mb")
+    if not 0 <= config.imports.max_overlap_share <= 1:
+        fail("imports.max_overlap_share", f"must be between 0 and 1, got {config.imports.max_overlap_share}")
+    if not 0 <= config.imports.max_repair_area_change <= 1:
+        fail("imports.max_repair_area_change",
+             f"must be between 0 and 1, got {config.imports.max_repair_area_change}")
     if not config.layers_dir.is_dir():
         fail("layers_dir", f"folder not found: {config.layers_dir}")
 

@@ -7,6 +7,7 @@ this file, except for a sample of a successful call (SAMPLES), which the test as
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import shutil
@@ -87,8 +88,32 @@ def _own_token(app, username):
     return accounts.create_token(accounts.user(username), "matrix")[1].id
 
 
+def _import_file() -> tuple[bytes, str]:
+    """A one-estate GeoJSON upload (fresh bytes each call: a sent stream is spent)."""
+    from import_support import estate_rows, geojson_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = geojson_file(Path(folder) / "matrix.geojson", estate_rows(1, prefix="MATRIX"))
+        return path.read_bytes(), path.name
+
+
+_IMPORT_FORM = {"layer": "estates", "crs": "", "encoding": "", "mode": "insert"}
+
+
+def _uploaded(app) -> dict:
+    """The URL arguments of an upload an admin has previewed, ready to confirm."""
+    client = app.test_client()
+    sign_in(client, "admin")
+    content, name = _import_file()
+    html = client.post("/admin/import/", data={**_IMPORT_FORM, "file": (io.BytesIO(content), name),
+                                               "csrf_token": signed_in_csrf(client)}).get_data(as_text=True)
+    return {"token": re.search(r'action="/admin/import/([0-9a-f]{32})/confirm"', html).group(1)}
+
+
 # A successful call per write endpoint, made by a user of exactly the endpoint's role.
 SAMPLES = {
+    "imports.upload": lambda app, user: Call(form={**_IMPORT_FORM, "file": _import_file()}),
+    "imports.confirm": lambda app, user: Call(_uploaded(app), form={}),
     "accounts.logout": lambda app, user: Call(form={}),
     "accounts.change_password": lambda app, user: Call(form={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
@@ -133,7 +158,9 @@ def _send(client, method, rule_endpoint, call: Call, csrf: str | None = None, he
         if csrf:
             headers["X-CSRFToken"] = csrf
         return client.open(url, method=method, json=call.json, headers=headers)
-    data = {**call.form, **({"csrf_token": csrf} if csrf else {})}
+    # A file is given as (bytes, name) and sent from a fresh stream each time.
+    form = {k: (io.BytesIO(v[0]), v[1]) if isinstance(v, tuple) else v for k, v in call.form.items()}
+    data = {**form, **({"csrf_token": csrf} if csrf else {})}
     return client.open(url, method=method, data=data, headers=headers)
 
 

@@ -91,6 +91,41 @@ def gcj02_to_wgs84(lon, lat):
     return _shape_like(lon, np.where(inside, w_lon, g_lon), np.where(inside, w_lat, g_lat))
 
 
+# BD-09 (Baidu) is GCJ-02 shifted once more by Baidu's published formula, using this constant.
+_BD_X_PI = np.pi * 3000.0 / 180.0
+
+
+def gcj02_to_bd09(lon, lat):
+    """Convert GCJ-02 lon/lat to BD-09 (Baidu) with the published forward formula (vectorised)."""
+    x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD_X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_X_PI)
+    return _shape_like(lon, z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006)
+
+
+def bd09_to_gcj02(lon, lat):
+    """Convert BD-09 lon/lat to GCJ-02 by fixed-point iteration on the forward formula.
+
+    The usual closed-form "decrypt" is itself an approximation (off by up to about a metre); the
+    iteration makes a GCJ-02 -> BD-09 -> GCJ-02 round trip exact to well under 1 mm.
+    """
+    b_lon, b_lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    g_lon, g_lat = b_lon - 0.0065, b_lat - 0.006
+    for _ in range(_INVERSE_MAX_ITER):
+        f_lon, f_lat = gcj02_to_bd09(g_lon, g_lat)
+        step_lon, step_lat = f_lon - b_lon, f_lat - b_lat
+        g_lon, g_lat = g_lon - step_lon, g_lat - step_lat
+        if np.all(np.abs(step_lon) < _INVERSE_TOLERANCE_DEG) and np.all(np.abs(step_lat) < _INVERSE_TOLERANCE_DEG):
+            break
+    return _shape_like(lon, g_lon, g_lat)
+
+
+def bd09_to_wgs84(lon, lat):
+    """Convert BD-09 lon/lat to WGS84 (through GCJ-02; vectorised)."""
+    g_lon, g_lat = bd09_to_gcj02(lon, lat)
+    return gcj02_to_wgs84(g_lon, g_lat)
+
+
 def transform_geometry(geom, func):
     """Apply a vectorised ``func(x, y) -> (x, y)`` to every coordinate of a shapely geometry.
 

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidParameter, NotFound, StoreError
 from ..layers import LayerDef
+from .columns import prepare_columns
 from .validation import prepare_features
 
 if TYPE_CHECKING:
@@ -340,6 +341,26 @@ class Writer(abc.ABC):
             return []
         self.touched.add(layer)
         return self._insert_rows(layer_def, props, geoms)
+
+    def insert_columns(self, layer: str, columns: dict, geometries, on_progress=None) -> int:
+        """Insert many features given as columns (field -> array) and a geometry array: the bulk
+        path for imports, checked with array operations (`columns.prepare_columns`) and written
+        with the engine's bulk interface. `on_progress(done)` is called as rows are written.
+        Returns the number of rows written."""
+        layer_def = self.store._layer(layer)
+        prepared, geoms = prepare_columns(layer_def, columns, geometries)
+        if not len(geoms):
+            return 0
+        self.touched.add(layer)
+        return self._insert_columns(layer_def, prepared, geoms, on_progress or (lambda done: None))
+
+    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
+        """Bulk insert of prepared columns; engines override this with their fast path."""
+        names = layer_def.field_names
+        props = [dict(zip(names, row)) for row in zip(*(columns[n] for n in names))]
+        self._insert_rows(layer_def, props, geoms)
+        on_progress(len(props))
+        return len(props)
 
     def update(self, layer: str, feature_id: int, properties: dict | None = None,
                geometry: BaseGeometry | None = None) -> None:

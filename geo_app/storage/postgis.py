@@ -25,6 +25,7 @@ from .base import SRID, Feature, Store, Writer, quote_ident
 from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
+BULK_CHUNK = 10_000  # rows per progress report in bulk inserts
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -238,6 +239,22 @@ class PostgisWriter(Writer):
                 if not cur.nextset():
                     break
         return ids
+
+    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
+        # COPY, as geopandas and ogr2ogr load PostGIS: one stream instead of a statement per row.
+        # Geometries travel as hex EWKB carrying the SRID the column's typmod demands.
+        names = layer_def.field_names
+        column_list = ", ".join(quote_ident(n) for n in [*names, "geom"])
+        done = 0
+        with self.conn.cursor() as cur, cur.copy(f"COPY {quote_ident(layer_def.name)} ({column_list}) FROM STDIN") as copy:
+            for start in range(0, len(geoms), BULK_CHUNK):
+                stop = min(start + BULK_CHUNK, len(geoms))
+                ewkb = shapely.to_wkb(shapely.set_srid(geoms[start:stop], SRID), hex=True, include_srid=True)
+                for row in zip(*(columns[n][start:stop] for n in names), ewkb):
+                    copy.write_row(row)
+                done = stop
+                on_progress(done)
+        return done
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
         names = layer_def.field_names

@@ -1,0 +1,15 @@
+"""Importing files into a layer: framework-neutral, used by the CLI and the admin web page.
+
+`run_import(store, path, ImportOptions(...))` reads the file (pyogrio, pandas, openpyxl; archives
+unpacked safely), takes its CRS from the file or the declaration, refuses implausible coordinates,
+maps its columns to the layer's fields, checks every row and writes all of it in one transaction —
+or nothing, returning an `ImportReport` that lists every problem by row/feature and field.
+"""
+
+from .archive import Limits
+from .matching import MODES
+from .pipeline import ImportOptions, NoProgress, Progress, run_import
+from .report import ImportProblem, ImportRefused, ImportReport
+
+__all__ = ["Limits", "MODES", "ImportOptions", "ImportProblem", "ImportRefused", "ImportReport", "NoProgress",
+           "Progress", "run_import"]

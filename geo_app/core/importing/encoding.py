@@ -1,0 +1,82 @@
+"""Which text encoding a Shapefile's attribute table (.dbf) uses.
+
+Chinese Shapefiles come from ArcGIS and older tools in GBK (code page 936) or GB18030, from QGIS
+and GDAL in UTF-8. The `.cpg` file says which when present; otherwise the DBF's language-driver
+byte may; otherwise the text bytes themselves decide: valid UTF-8 with non-ASCII is UTF-8, bytes
+that decode as GB18030 (a superset of GBK) are GB18030, anything else is refused with a request
+to say `--encoding`, never decoded into mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from pathlib import Path
+
+from .report import ImportRefused
+
+# DBF language driver ids that name a Chinese code page (GDAL writes 0x4D for cp936).
+_CHINESE_LDIDS = {0x4D: "GBK", 0x7A: "GBK"}
+_CPG_ALIASES = {"936": "GBK", "cp936": "GBK", "65001": "UTF-8", "utf8": "UTF-8", "54936": "GB18030"}
+
+
+def check_encoding(name: str) -> str:
+    """A user-given encoding name, checked against Python's codecs (e.g. gbk, gb18030, utf-8)."""
+    try:
+        return codecs.lookup(name.strip()).name
+    except (LookupError, AttributeError):
+        raise ImportRefused(f"unknown text encoding {name!r} (try gbk, gb18030 or utf-8)") from None
+
+
+def sidecar(path: Path, suffix: str) -> Path | None:
+    """The file beside `path` with another suffix, in any letter case (Windows zips vary)."""
+    for candidate in path.parent.glob(path.stem + ".*"):
+        if candidate.suffix.lower() == suffix:
+            return candidate
+    return None
+
+
+def dbf_encoding(shp: Path, label: str) -> tuple[str, str]:
+    """(encoding, how it was decided) for the .dbf beside a .shp."""
+    cpg = sidecar(shp, ".cpg")
+    if cpg is not None:
+        declared = cpg.read_text(encoding="ascii", errors="replace").strip()
+        name = _CPG_ALIASES.get(declared.lower(), declared)
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ImportRefused(f"{label}: the .cpg names an unknown encoding {declared!r}; "
+                                "give the right one with --encoding") from None
+        return name, f".cpg says {declared}"
+    dbf = sidecar(shp, ".dbf")
+    if dbf is None:
+        raise ImportRefused(f"{label}: the Shapefile has no .dbf attribute table (zip .shp, .shx, .dbf "
+                            "and .prj together)")
+    header = dbf.read_bytes()[:32] if dbf.stat().st_size >= 32 else b""
+    if len(header) == 32 and header[29] in _CHINESE_LDIDS:
+        return _CHINESE_LDIDS[header[29]], "the .dbf language driver says code page 936"
+    return _sniff(dbf, label)
+
+
+def _sniff(dbf: Path, label: str) -> tuple[str, str]:
+    data = dbf.read_bytes()
+    if len(data) < 32:
+        raise ImportRefused(f"{label}: the .dbf attribute table is truncated")
+    header_length = struct.unpack_from("<H", data, 8)[0]
+    # Field names and values are text in the same code page; the descriptors' other bytes
+    # (lengths, flags) are binary and must stay out of the sample.
+    names = [data[at:at + 11].split(b"\0")[0] for at in range(32, header_length - 1, 32) if data[at] != 0x0D]
+    text = b" ".join(names) + data[header_length:]
+    if text.isascii():
+        return "UTF-8", "the .dbf holds only ASCII text"
+    try:
+        text.decode("utf-8")
+        return "UTF-8", "the .dbf text is valid UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text.decode("gb18030")
+        return "GB18030", "the .dbf text is not UTF-8 but valid GB18030 (GBK)"
+    except UnicodeDecodeError:
+        raise ImportRefused(f"{label}: cannot tell the .dbf text encoding (neither UTF-8 nor GBK/GB18030); "
+                            "say which with --encoding") from None

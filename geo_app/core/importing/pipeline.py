@@ -1,0 +1,184 @@
+"""One import from file to store: read, place (CRS), map fields, check everything, write or not.
+
+Nothing is written unless every row passes: the whole import is one store transaction (one
+revision bump), so a refused or failed import leaves the store exactly as it was. A dry run stops
+before the transaction. The CLI and the web page both call `run_import`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import shapely
+import shapely.geometry
+
+from ...storage import Store
+from .archive import Limits, Workspace
+from .crs import choose, from_file, parse_declared, to_wgs84
+from .encoding import check_encoding
+from .fields import load_mapping_file, map_columns
+from .matching import MODES, code_clashes, match_rows, stored_near
+from .overlaps import overlap_problems
+from .plausibility import check_source, check_zone
+from .reading import SourceTable, read_source
+from .report import ImportReport, ImportRefused
+from .validation import Checked, check_attributes, check_shapes, duplicate_values, missing_required
+
+
+class Progress(Protocol):
+    """Where an import reports how far it is: phases ("read", "check", "write") and row counts."""
+
+    def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+class NoProgress:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the user chose: target layer, declared CRS and encoding, mapping file, mode, dry run."""
+
+    layer: str = "estates"
+    crs: str | None = None
+    encoding: str | None = None
+    mapping: Path | None = None
+    mode: str = "insert"
+    dry_run: bool = False
+    limits: Limits = Limits()
+    max_overlap_share: float = 0.05
+    max_repair_area_change: float = 0.01
+    temp_dir: Path | None = None  # where the private workspace goes (default: the system's)
+    preview_rows: int = 0  # first rows kept in the report (source values + WGS84 geometry), for the web page
+
+
+def run_import(store: Store, path: Path, options: ImportOptions, *, label: str | None = None,
+               progress: Progress | None = None) -> ImportReport:
+    """Import one file into a layer; returns the report (check `report.ok`).
+
+    Raises ImportRefused for a file that cannot be imported at all (unreadable, unsafe, CRS).
+    """
+    started = time.perf_counter()
+    progress = progress or NoProgress()
+    label = label or Path(path).name
+    if options.layer not in store.layers:
+        raise ImportRefused(f"unknown layer '{options.layer}'; layers: {', '.join(store.layers)}")
+    if options.mode not in MODES:
+        raise ImportRefused(f"unknown mode '{options.mode}'; modes: {', '.join(MODES)}")
+    layer_def = store.layers[options.layer]
+    mapping_file = load_mapping_file(options.mapping) if options.mapping else None
+    declared = parse_declared(options.crs) if options.crs else None
+    encoding = check_encoding(options.encoding) if options.encoding else None
+    report = ImportReport(file=label, layer=options.layer, mode=options.mode, dry_run=options.dry_run)
+
+    progress.phase("read", None)
+    with Workspace(options.temp_dir) as workspace:
+        table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
+                            layer_hint=options.layer)
+    report.read, report.row_kind = len(table), table.row_kind
+    report.notes += table.notes
+    if not len(table):
+        raise ImportRefused(f"{label}: holds no features")
+    geoms = _placed(table, declared, report)
+    checked, replaces = _check(store, layer_def, table, geoms, options, mapping_file, report, progress)
+    report.problems += checked.problems
+    report.repaired = checked.repaired
+    report.refused = len(checked.error_rows())
+    if report.ok and not options.dry_run:
+        _write(store, options.layer, checked, replaces, report, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _placed(table: SourceTable, declared, report: ImportReport) -> np.ndarray:
+    """The file's geometries in WGS84, after the CRS is chosen and its plausibility checked."""
+    source = choose(from_file(table.crs_text), declared, table.label)
+    source, notes = check_source(table.geometries, source, table.label, table.where)
+    report.notes += notes
+    geoms = to_wgs84(table.geometries, source)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    check_zone(shapely.bounds(geoms), present, source, table.label, table.where)
+    report.crs = source.label
+    return geoms
+
+
+def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, options: ImportOptions,
+           mapping_file: dict | None, report: ImportReport, progress: Progress) -> tuple[Checked, np.ndarray]:
+    progress.phase("check", len(table))
+    row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
+    mapping = map_columns(layer_def, list(table.columns), mapping_file)
+    report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
+    report.notes += [f"column '{h}' not imported: {why}" for h, why in mapping.ignored.items()]
+    columns, problems = check_attributes(layer_def, table.columns, mapping, row_number)
+    ids = table.columns.get(mapping.id_column) if mapping.id_column else None
+    replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
+    problems += found
+    problems += missing_required(layer_def, columns, replaces < 0, row_number)
+    for f in layer_def.fields:
+        if f.unique and f.name in columns:
+            problems += duplicate_values(columns[f.name], f.name, row_number)
+    if "code" in columns:
+        problems += code_clashes(store, layer_def.name, columns["code"], replaces, row_number)
+    geoms, found, repaired = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
+    problems += found
+    if layer_def.geometry_type != "Point":
+        bad_shape = {p.row for p in found if p.severity == "error"}
+        usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
+        usable &= ~np.isin(np.arange(len(geoms)) + table.first_row, list(bad_shape))
+        stored_ids, stored_geoms = stored_near(store, layer_def.name, geoms[usable])
+        problems += overlap_problems(geoms, usable, stored_ids, stored_geoms, replaces,
+                                     options.max_overlap_share, row_number)
+    report.preview = _preview(table, mapping.columns, geoms, options.preview_rows)
+    progress.advance(len(table))
+    return Checked(columns, geoms, problems, repaired), replaces
+
+
+def _preview(table: SourceTable, mapped: dict, geoms: np.ndarray, limit: int) -> list[dict]:
+    """The first rows as the file states them (mapped columns, as text) with their WGS84 shapes."""
+    rows = []
+    for i in range(min(limit, len(table))):
+        values = {header: (None if _blank(table.columns[header][i]) else str(table.columns[header][i]))
+                  for header in mapped}
+        geometry = geoms[i]
+        shape = None if geometry is None or geometry.is_empty else shapely.geometry.mapping(
+            shapely.set_precision(geometry, 1e-7))
+        rows.append({"row": i + table.first_row, "values": values, "geometry": shape})
+    return rows
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, report: ImportReport,
+           progress: Progress) -> None:
+    """Everything in one transaction: new rows by the bulk path, updates merged into stored rows.
+
+    A blank cell in an updating row keeps the stored value: an import never erases what it does not
+    state.
+    """
+    new = replaces < 0
+    progress.phase("write", len(replaces))
+    with store.transaction() as writer:
+        report.inserted = writer.insert_columns(layer, {name: column[new] for name, column in checked.columns.items()},
+                                                checked.geometries[new], on_progress=progress.advance)
+        done = report.inserted
+        for i in np.flatnonzero(~new):
+            values = {name: column[i] for name, column in checked.columns.items() if column[i] is not None}
+            writer.update(layer, int(replaces[i]), values, checked.geometries[i])
+            done += 1
+            if done % 500 == 0:
+                progress.advance(done)
+        report.updated = int((~new).sum())
+    progress.advance(len(replaces))
+    report.revision = store.revision()

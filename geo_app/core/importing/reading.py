@@ -1,0 +1,148 @@
+"""Reading an import file into columns and geometries: one dispatcher by file type.
+
+GeoJSON, GeoPackage, Shapefile (zipped or as a .shp with its sidecars), KML/KMZ go through pyogrio
+(GDAL); CSV (a WKT column or lon/lat columns) through pandas; Excel .xlsx through openpyxl. The
+result keeps the source CRS as the file states it (or None) and the coordinates untouched:
+converting them is the CRS module's job.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import shapely
+
+from .archive import Limits, Workspace, unpack
+from .encoding import dbf_encoding, sidecar
+from .report import ImportRefused
+from .tabular import read_csv, read_xlsx
+
+GIS_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml"}
+TABLE_SUFFIXES = {".csv", ".xlsx"}
+ARCHIVE_SUFFIXES = {".zip", ".kmz"}
+FORMATS = "GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV, Excel (.xlsx)"
+_JSON_CHECK_MAX = 64 * 1024 * 1024  # parse smaller GeoJSON once with json for a line/column error
+
+
+@dataclass
+class SourceTable:
+    """What a file holds: columns by header, geometries (source CRS), the CRS it states."""
+
+    label: str
+    columns: dict[str, np.ndarray]
+    geometries: np.ndarray
+    crs_text: str | None
+    row_kind: str = "feature"  # spreadsheet rows are numbered as the user sees them
+    first_row: int = 1
+    notes: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+    def where(self, i: int) -> str:
+        """How a user finds item i (0-based): "feature 12" or "row 13"."""
+        return f"{self.row_kind} {i + self.first_row}"
+
+
+def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *, encoding: str | None = None,
+                layer_hint: str | None = None) -> SourceTable:
+    """Read the file at `path` (named `label` to the user) into a SourceTable."""
+    suffix = path.suffix.lower()
+    if path.stat().st_size > limits.max_upload:
+        raise ImportRefused(f"{label}: {path.stat().st_size / 1e6:,.0f} MB is more than the limit of "
+                            f"{limits.max_upload / 1e6:,.0f} MB")
+    if suffix in ARCHIVE_SUFFIXES:
+        path = _dataset_in(unpack(path, label, workspace, limits), label)
+        suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        reader = read_csv if suffix == ".csv" else read_xlsx
+        columns, geoms, notes = reader(path, label, encoding)
+        return SourceTable(label, columns, geoms, None, row_kind="row", first_row=2, notes=notes)
+    if suffix in GIS_SUFFIXES:
+        return _read_gis(path, label, suffix, workspace, encoding, layer_hint)
+    raise ImportRefused(f"{label}: unsupported file type '{suffix or '(none)'}'; supported: {FORMATS}")
+
+
+def _dataset_in(files: list[Path], label: str) -> Path:
+    datasets = [f for f in files if f.suffix in GIS_SUFFIXES | TABLE_SUFFIXES]
+    shapefile_parts = [f for f in files if f.suffix in (".dbf", ".shx")]
+    if not datasets and shapefile_parts:
+        raise ImportRefused(f"{label}: the archive holds a .dbf/.shx but no .shp geometry file")
+    if len(datasets) != 1:
+        found = ", ".join(sorted(f.suffix for f in datasets)) or "nothing importable"
+        raise ImportRefused(f"{label}: the archive must hold exactly one dataset ({FORMATS}); found {found}")
+    return datasets[0]
+
+
+def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encoding: str | None,
+              layer_hint: str | None) -> SourceTable:
+    notes, options = [], {}
+    if suffix == ".shp":
+        if sidecar(path, ".dbf") is None:
+            raise ImportRefused(f"{label}: the Shapefile has no .dbf attribute table (zip .shp, .shx, .dbf "
+                                "and .prj together)")
+        if encoding is None:
+            encoding, how = dbf_encoding(path, label)
+            notes.append(f"attribute encoding {encoding}: {how}")
+        else:
+            notes.append(f"attribute encoding {encoding}: declared")
+        options["encoding"] = encoding
+    elif suffix in (".geojson", ".json"):
+        path = _utf8_geojson(path, label, workspace, encoding)
+    layer = _pick_layer(path, label, layer_hint) if suffix == ".gpkg" else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
+            meta, _, geometry, fields = pyogrio.raw.read(path, layer=layer, **options)
+    except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
+        raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
+    geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
+    # Arrays keep GDAL's dtypes (int, float, datetime64): the column checks take array-only paths.
+    columns = {name: np.asarray(values) for name, values in zip(meta["fields"], fields)}
+    crs_text = meta.get("crs")
+    if suffix == ".kml":
+        crs_text = "EPSG:4326"  # KML is WGS84 by definition
+    return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _utf8_geojson(path: Path, label: str, workspace: Workspace, encoding: str | None) -> Path:
+    """GeoJSON must be UTF-8 (RFC 7946): refuse anything else unless an encoding is declared, in
+    which case a UTF-8 copy is read; small files are parsed once for a precise syntax error."""
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding or "utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(f"{label}: not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
+                            "GeoJSON must be UTF-8 — re-save it, or declare its encoding with --encoding") from None
+    if len(data) <= _JSON_CHECK_MAX:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportRefused(f"{label}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if encoding and encoding.replace("-", "").lower() not in ("utf8", "utf_8"):
+        path = workspace.path / f"{workspace.new_stem()}.geojson"
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _pick_layer(path: Path, label: str, hint: str | None) -> str:
+    try:
+        layers = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
+    except Exception as exc:
+        raise ImportRefused(f"{label}: not a readable GeoPackage: {_first_line(exc)}") from None
+    if len(layers) == 1:
+        return layers[0]
+    if hint in layers:
+        return hint
+    raise ImportRefused(f"{label}: the GeoPackage holds {len(layers)} feature layers ({', '.join(layers) or 'none'}) "
+                        f"and none is called '{hint}'; export the one to import")

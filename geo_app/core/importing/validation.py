@@ -1,0 +1,138 @@
+"""Checking every imported row at once and collecting every problem, not just the first.
+
+Attributes go through the store's own vectorised column checks (types, required, min/max,
+vocabularies — `storage.columns`), so what passes here passes the store. Geometries: invalid ones
+are repaired with `shapely.make_valid` when that changes the area by at most the configured share
+(reported as a warning), otherwise refused; empty, degenerate (under 1 m²) and duplicate features
+are refused; duplicate codes inside the file or clashing with stored estates are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ...layers import LayerDef
+from ...storage.columns import check_column, check_geometries
+from ..geodesy import geodesic_area_m2_array
+from .fields import FieldMapping
+from .report import ImportProblem
+
+MIN_AREA_M2 = 1.0  # smaller "estates" are slivers or points digitised as polygons
+
+
+@dataclass
+class Checked:
+    """Validated rows: field columns, WGS84 geometries of the layer's type, what was found."""
+
+    columns: dict[str, np.ndarray]
+    geometries: np.ndarray
+    problems: list[ImportProblem] = field(default_factory=list)
+    repaired: int = 0
+
+    def error_rows(self) -> set[int]:
+        return {p.row for p in self.problems if p.severity == "error"}
+
+
+def check_attributes(layer_def: LayerDef, columns: dict[str, np.ndarray], mapping: FieldMapping,
+                     row_number) -> tuple[dict[str, np.ndarray], list[ImportProblem]]:
+    """Each mapped column converted to its field's type and checked (required, range, vocabulary)."""
+    out, problems = {}, []
+    for header, name in mapping.columns.items():
+        f = layer_def.field(name)
+        out[name], found = check_column(f, columns[header], mapping.values.get(name))
+        problems += [ImportProblem(row_number(p.position), header, p.message) for p in found]
+    return out, problems
+
+
+def missing_required(layer_def: LayerDef, mapped: dict, inserting: np.ndarray, row_number) -> list[ImportProblem]:
+    """Required fields the file has no column for: a problem when any row is a new feature."""
+    if not inserting.any():
+        return []
+    first = row_number(int(np.flatnonzero(inserting)[0]))
+    return [ImportProblem(first, f.name, f"field '{f.name}' ({f.label_zh}) is required for new features but the "
+                                         f"file has no column for it ({int(inserting.sum()):,} new features); "
+                                         "map one with --mapping")
+            for f in layer_def.fields if f.required and not f.computed and f.name not in mapped]
+
+
+def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
+                 row_number) -> tuple[np.ndarray, list[ImportProblem], int]:
+    """Geometries repaired where safe and checked; returns (geometries, problems, repaired count)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    problems: list[ImportProblem] = []
+    repaired = 0
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
+    for i in invalid:
+        fixed, message = _repair(geoms[i], max_area_change)
+        if fixed is None:
+            problems.append(ImportProblem(row_number(i), "", message))
+        else:
+            geoms[i] = fixed
+            repaired += 1
+            problems.append(ImportProblem(row_number(i), "", message, "warning"))
+    geoms, found = check_geometries(layer_def, geoms)
+    refused_invalid = {row_number(i) for i in invalid}
+    problems += [ImportProblem(row_number(p.position), "", p.message) for p in found
+                 if not (p.message.startswith("invalid geometry") and row_number(p.position) in refused_invalid)]
+    if layer_def.geometry_type != "Point":
+        problems += _degenerate(geoms, row_number)
+    problems += _duplicate_geometries(geoms, row_number)
+    return geoms, problems, repaired
+
+
+def _repair(geom, max_area_change: float):
+    """make_valid keeping only polygonal parts, accepted when the area barely changes."""
+    reason = shapely.is_valid_reason(geom)
+    fixed = shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polygons = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
+    if geom.geom_type not in ("Polygon", "MultiPolygon") or not polygons:
+        return None, f"invalid geometry ({reason}) cannot be repaired"
+    fixed = shapely.MultiPolygon(polygons)
+    # The original's "area" (shoelace, as drawn) against the repaired one, both on the ellipsoid.
+    before, after = geodesic_area_m2_array([shapely.orient_polygons(geom), fixed])
+    change = abs(after - before) / before if before > 0 else np.inf
+    if change > max_area_change:
+        amount = f"{change:.1%}" if np.isfinite(change) and change < 1 else "more than 100%"
+        return None, (f"invalid geometry ({reason}); repairing it would change the area by {amount} "
+                      f"(at most {max_area_change:.1%} is repaired) — refused, fix it in the source")
+    return fixed, f"invalid geometry ({reason}) repaired; area changed by {change:.3%}"
+
+
+def _degenerate(geoms: np.ndarray, row_number) -> list[ImportProblem]:
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
+    areas = np.zeros(len(geoms))
+    areas[present] = geodesic_area_m2_array(geoms[present])
+    return [ImportProblem(row_number(i), "", f"degenerate polygon: area {areas[i]:.2f} m² (less than {MIN_AREA_M2:g} m²)")
+            for i in np.flatnonzero(present & (areas < MIN_AREA_M2))]
+
+
+def _duplicate_geometries(geoms: np.ndarray, row_number) -> list[ImportProblem]:
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    keys = pd.Series(np.full(len(geoms), None, dtype=object))
+    keys[present] = shapely.to_wkb(shapely.normalize(geoms[present]))
+    return _duplicates(keys, present, row_number, "", "the same geometry as")
+
+
+def duplicate_values(values: np.ndarray, field_name: str, row_number) -> list[ImportProblem]:
+    """Rows repeating a value of a unique field (e.g. code) that an earlier row already has."""
+    keys = pd.Series(values, dtype=object)
+    return _duplicates(keys, keys.notna().to_numpy(), row_number, field_name, f"the same {field_name} as")
+
+
+def _duplicates(keys: pd.Series, present: np.ndarray, row_number, field_name: str, what: str) -> list[ImportProblem]:
+    subset = keys[present]
+    repeated = subset.duplicated(keep="first")
+    if not repeated.any():
+        return []
+    first_of = {}
+    for position, key in subset[~repeated].items():
+        first_of[key] = position
+    return [ImportProblem(row_number(int(pos)), field_name,
+                          f"duplicate: {what} #{row_number(first_of[key])}")
+            for pos, key in subset[repeated].items()]

@@ -1,0 +1,266 @@
+"""Vectorised feature checks: whole columns and geometry arrays at once, for bulk writes (imports).
+
+The same rules as `LayerDef.clean` and `validation.prepare_features` (types, required, min/max,
+vocabularies, geometry type and validity, WGS84 range), but on numpy/pandas arrays, so checking
+200,000 estates costs a few array passes instead of 200,000 Python calls. Each check returns every
+problem it finds as (position, field, message) rather than stopping at the first, so an import can
+report them all; `prepare_columns` is the store's own safety net and raises on the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..core.geodesy import geodesic_area_m2_array
+from ..domain import VOCABULARIES
+from ..errors import StoreError, ValidationError
+from ..layers import FieldDef, LayerDef
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one feature: its 0-based position, the field ("" for the geometry)."""
+
+    position: int
+    field: str
+    message: str
+
+
+_LIST_SEPARATORS = re.compile(r"\s*[,，、;；]\s*")
+_DATE_SEPARATORS = re.compile(r"[./年月]")
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """Text cells stripped; NaN wherever a cell is not text (the .str accessor refuses columns
+    holding no text at all, hence the fallback)."""
+    try:
+        return series.str.strip()
+    except AttributeError:
+        return pd.Series(np.nan, index=series.index, dtype=object)
+
+
+def null_mask(values: np.ndarray) -> np.ndarray:
+    """True where a value is missing: None, NaN/NaT or blank text."""
+    if values.dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    if values.dtype.kind in "fcmM":
+        return pd.isna(values)
+    series = pd.Series(values, dtype=object)
+    # .str yields NaN for anything that is not text, so only text can be blank here.
+    return series.isna().to_numpy() | _stripped(series).eq("").fillna(False).to_numpy(dtype=bool)
+
+
+def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
+    """Convert one column to its field's type and check it; returns (object array, problems).
+
+    Missing values become None; values become plain Python objects (what DB drivers bind).
+    Numeric and datetime arrays (as GDAL reads them) take array-only paths; text cells are
+    parsed once per distinct value. `vocabulary_lookup` maps extra spellings (labels) to codes.
+    """
+    values = np.asarray(values)
+    if values.ndim != 1:
+        values = np.asarray(list(values), dtype=object)
+    out = np.full(len(values), None, dtype=object)
+    null = null_mask(values)
+    problems: list[Problem] = []
+    if f.required:
+        problems += [Problem(int(i), f.name, f"field '{f.name}' is required") for i in np.flatnonzero(null)]
+    present = np.flatnonzero(~null)
+    if not len(present):
+        return out, problems
+    converted, bad = _convert(f.type, values[present])
+    for i in np.flatnonzero(bad):
+        problems.append(Problem(int(present[i]), f.name, f"field '{f.name}' must be {f.type}, got {values[present[i]]!r}"))
+    good = present[~bad]
+    out[good] = converted[~bad]
+    if f.type in ("integer", "real") and len(good):
+        problems += _range_problems(f, out, good)
+    if f.vocabulary and len(good):
+        problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {})
+    return out, problems
+
+
+def _convert(kind: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if values.dtype.kind in "iuf" and kind in ("integer", "real"):
+        numbers, bad = values.astype(float), np.zeros(len(values), dtype=bool)
+    elif values.dtype.kind == "M" and kind == "date":
+        return np.datetime_as_string(values, unit="D").astype(object), np.zeros(len(values), dtype=bool)
+    elif kind == "text":
+        return _text(values)
+    elif kind == "date":
+        return _date(values)
+    else:
+        numbers, bad = _numbers(values)
+    bad = bad | ~np.isfinite(numbers)
+    if kind == "integer":
+        bad |= np.where(bad, 0, numbers) != np.floor(np.where(bad, 0, numbers))
+        return np.where(bad, None, np.where(bad, 0, numbers).astype(np.int64).astype(object)), bad
+    return np.where(bad, None, numbers.astype(object)), bad
+
+
+def _per_distinct(values: np.ndarray, one) -> tuple[np.ndarray, np.ndarray]:
+    """Apply one(value) -> converted (raising ValueError/TypeError when bad) once per distinct value."""
+    series = pd.Series(values, dtype=object)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    except TypeError:  # unhashable cells (lists): convert each
+        codes, uniques = np.arange(len(values)), values
+    results = np.full(len(uniques), None, dtype=object)
+    failed = np.zeros(len(uniques), dtype=bool)
+    for k, value in enumerate(uniques):
+        try:
+            results[k] = one(value)
+        except (TypeError, ValueError):
+            failed[k] = True
+    return results[codes], failed[codes]
+
+
+def _text(values: np.ndarray):
+    def one(v):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))  # a code typed into a spreadsheet cell comes back as 101.0
+        if isinstance(v, (list, tuple)):
+            return ",".join(str(x).strip() for x in v)
+        return str(v).strip()
+    if values.dtype.kind == "O":
+        stripped = _stripped(pd.Series(values, dtype=object))
+        plain = stripped.notna().to_numpy()
+        if plain.all():
+            return stripped.to_numpy(dtype=object), np.zeros(len(values), dtype=bool)
+    return _per_distinct(values.astype(object), one)
+
+
+def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in values], dtype=bool)
+    series = pd.Series(values, dtype=object)
+    texts = _stripped(series).str.replace(",", "", regex=False)
+    cleaned = texts.where(texts.notna(), series)
+    numbers = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float)
+    return numbers, is_bool | ~np.isfinite(numbers)
+
+
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def _date(values: np.ndarray):
+    def one(v):
+        if isinstance(v, (dt.datetime, pd.Timestamp)):
+            return v.date().isoformat()
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, np.datetime64):
+            return str(np.datetime_as_string(v, unit="D"))
+        text = _DATE_SEPARATORS.sub("-", str(v).strip()).rstrip("日").split(" ")[0].split("T")[0]
+        year, month, day = (int(part) for part in text.split("-"))
+        return dt.date(year, month, day).isoformat()
+
+    series = pd.Series(values, dtype=object)
+    iso = _stripped(series).str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
+    if iso.all():  # the common case: ISO text; pandas checks the calendar for the whole column
+        parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+        return series.to_numpy(dtype=object), parsed.isna().to_numpy()
+    return _per_distinct(values, one)
+
+
+def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Problem]:
+    numbers = out[good].astype(float)
+    low = numbers < f.min if f.min is not None else np.zeros(len(good), dtype=bool)
+    high = numbers > f.max if f.max is not None else np.zeros(len(good), dtype=bool)
+    span = f"{f.min if f.min is not None else '-∞'}…{f.max if f.max is not None else '∞'}"
+    return [Problem(int(good[i]), f.name, f"field '{f.name}' = {out[good[i]]} is outside {span}")
+            for i in np.flatnonzero(low | high)]
+
+
+def _vocabulary_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, lookup: dict) -> list[Problem]:
+    """Codes (or their labels, via lookup) checked once per distinct value, not once per row."""
+    vocabulary = VOCABULARIES[f.vocabulary]
+    resolved, unknown = {}, {}
+    for value in pd.unique(out[good]):
+        parts = _LIST_SEPARATORS.split(value) if f.multiple else [value]
+        codes = [lookup.get(p, p) for p in parts if p]
+        resolved[value] = ",".join(codes)
+        bad = [p for p, c in zip(parts, codes) if c not in vocabulary]
+        if bad:
+            unknown[value] = bad
+    originals = out[good].copy()
+    out[good] = pd.Series(originals, dtype=object).map(resolved).to_numpy(dtype=object)
+    if not unknown:
+        return []
+    allowed = ", ".join(vocabulary.codes())
+    return [Problem(int(i), f.name, f"field '{f.name}' has unknown {f.vocabulary} code(s) "
+                                    f"{', '.join(unknown[original])}; allowed: {allowed}")
+            for i, original in zip(good, originals) if original in unknown]
+
+
+def check_geometries(layer_def: LayerDef, geoms) -> tuple[np.ndarray, list[Problem]]:
+    """Geometries forced to 2D and to the layer's type (a Polygon becomes a one-part MultiPolygon),
+    with every missing, empty, wrongly typed, out-of-range or invalid one reported."""
+    geoms = shapely.force_2d(np.asarray(geoms, dtype=object))
+    problems: list[Problem] = []
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    problems += [Problem(int(i), "", "geometry is missing or empty") for i in np.flatnonzero(missing)]
+    type_ids = shapely.get_type_id(geoms)
+    if layer_def.geometry_type == "MultiPolygon":
+        polygons = type_ids == shapely.GeometryType.POLYGON
+        if polygons.any():
+            geoms[polygons] = shapely.multipolygons(geoms[polygons], indices=np.arange(int(polygons.sum())))
+        wrong = ~missing & ~polygons & (type_ids != shapely.GeometryType.MULTIPOLYGON)
+    else:
+        wrong = ~missing & (type_ids != getattr(shapely.GeometryType, layer_def.geometry_type.upper()))
+    problems += [Problem(int(i), "", f"geometry must be a {layer_def.geometry_type}, got {geoms[i].geom_type}")
+                 for i in np.flatnonzero(wrong)]
+    checked = ~missing & ~wrong
+    bounds = shapely.bounds(geoms)
+    outside = checked & ((bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90))
+    problems += [Problem(int(i), "", f"coordinates ({bounds[i, 0]:.1f}, {bounds[i, 1]:.1f}) are not WGS84 "
+                                     "longitude/latitude in degrees (projected coordinates?)")
+                 for i in np.flatnonzero(outside)]
+    invalid = checked & ~outside & ~shapely.is_valid(geoms)
+    problems += [Problem(int(i), "", f"invalid geometry: {shapely.is_valid_reason(geoms[i])}")
+                 for i in np.flatnonzero(invalid)]
+    return geoms, problems
+
+
+def fill_computed(layer_def: LayerDef, columns: dict[str, np.ndarray], geoms: np.ndarray) -> None:
+    """Fields the store computes (the geodesic land area), never taken from the input."""
+    for f in layer_def.fields:
+        if f.computed == "geodesic_area":
+            columns[f.name] = np.round(geodesic_area_m2_array(geoms), 1).astype(object)
+        elif f.computed:
+            raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
+
+
+def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The store's check before a bulk write: every layer field as a checked object array (absent
+    columns are None), geometries of the layer's type, computed fields filled.
+
+    Raises ValidationError at the first problem, naming the layer, the feature and the field.
+    """
+    unknown = set(columns) - set(layer_def.field_names)
+    if unknown:
+        raise ValidationError(f"{layer_def.name}: unknown field(s) {', '.join(sorted(unknown))}")
+    n = len(geoms)
+    out: dict[str, np.ndarray] = {}
+    problems: list[Problem] = []
+    for f in layer_def.fields:
+        if f.computed:
+            continue
+        values = columns.get(f.name)
+        out[f.name], found = check_column(f, np.full(n, None, dtype=object) if values is None else values)
+        problems += found
+    geoms, found = check_geometries(layer_def, geoms)
+    problems += found
+    if problems:
+        first = min(problems, key=lambda p: p.position)
+        code = out.get("code")
+        label = f" ({code[first.position]})" if code is not None and code[first.position] else ""
+        raise ValidationError(f"{layer_def.name} feature #{first.position + 1}{label}: {first.message}"
+                              + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+    fill_computed(layer_def, out, geoms)
+    return out, geoms
