@@ -32,7 +32,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["geo_app.store"] = store
 
     from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
-    from .web import account_api, account_pages, auth
+    from .web import account_api, account_pages, auth, editing, reports
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -46,6 +46,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(editing.bp)
+    app.register_blueprint(editing.api, url_prefix="/api")
+    app.register_blueprint(reports.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
     app.after_request(compression.compress_assets)
