@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+from html.parser import HTMLParser
 
 import pytest
+from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
 from geo_app.core.accounts import Accounts
@@ -94,6 +96,7 @@ def test_a_bearer_token_of_a_planner_edits_without_csrf(app, users, store, estat
                                        json={"version": estate.version, "reason": "脚本", "properties": {"progress_pct": 5}})
     assert response.status_code == 200
     assert response.headers["ETag"] == f'"v{estate.version + 1}"'
+    assert app.test_client().get(f"/api/estates/{estate.id}").json["version"] == estate.version + 1
     [entry] = store.audit.entries()
     assert (entry.actor, entry.via, entry.token_id is not None) == ("planner_user", "token", True)
 
@@ -235,3 +238,35 @@ def test_audit_export_is_for_planners_and_filters(app, users, store, estate):
     assert client.get("/api/audit?format=json&from=2999-01-01").json["records"] == []
     assert client.get("/api/audit?from=yesterday").status_code == 400
     assert AUDIT == "geo_app_audit"
+
+
+class _FormFields(HTMLParser):
+    """The values a browser would send for the edit form as rendered."""
+
+    def __init__(self):
+        super().__init__()
+        self.pairs, self._select = [], None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.pairs.append((a["name"], a.get("value", "")))
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and "selected" in a:
+            self.pairs.append((self._select, a["value"]))
+
+
+def test_saving_the_form_unchanged_changes_nothing(app, users, store):
+    # A float like 153000.5 must come back exactly, or every save would rewrite it.
+    estate = store.features("estates", FeatureQuery(limit=1))[0]
+    with store.transaction() as w:
+        w.update("estates", estate.id, {"floor_area_m2": 153000.5, "inv_district": 12.34})
+    client = app.test_client()
+    sign_in(client, users["planner"])
+    parser = _FormFields()
+    parser.feed(client.get(f"/estates/{estate.id}/edit").get_data(as_text=True))
+    data = MultiDict([*parser.pairs, ("reason", "只是看看")])
+    response = client.post(f"/estates/{estate.id}/edit", data=data, follow_redirects=True)
+    assert "没有任何修改" in response.get_data(as_text=True)
+    assert store.audit.count() == 0 and store.get("estates", estate.id).version == 2

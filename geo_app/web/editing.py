@@ -91,8 +91,10 @@ def _form_fields(layer_def, values: dict, locale: str) -> list[dict]:
     rows = []
     for f in editing.editable_fields(layer_def):
         value = values.get(f.name)
+        if isinstance(value, (list, tuple)):
+            value = ",".join(value)
         row = {"name": f.name, "label": f.label(locale), "type": f.type, "required": f.required,
-               "value": "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value)),
+               "value": _as_text(value),
                "min": f.min, "max": f.max, "multiple": f.multiple, "choices": None}
         if f.vocabulary:
             row["choices"] = [(t.code, t.label(locale)) for t in VOCABULARIES[f.vocabulary]]
@@ -106,7 +108,7 @@ def _render_form(estate, status: int = 200, *, values: dict | None = None, error
     store, locale = get_store(), current_locale()
     layer_def = store.layers[LAYER]
     return render_template("estate_edit.html", estate=estate, version=estate.version, reason=reason,
-                           fields=_form_fields(layer_def, values or estate.properties, locale),
+                           fields=_form_fields(layer_def, {**estate.properties, **(values or {})}, locale),
                            errors=errors or {}, notice=notice, stale_changes=stale_changes or []), status
 
 
@@ -167,9 +169,16 @@ def _with_version(estate, version):
     return replace(estate, version=version) if version is not None else estate
 
 
+def _as_text(value) -> str:
+    """A stored value as the form shows it: 27712.0 -> "27712", every significant digit kept."""
+    if value is None:
+        return ""
+    return format(value, ".15g") if isinstance(value, float) else str(value)
+
+
 def _differs(stored, typed) -> bool:
     text = ",".join(typed) if isinstance(typed, list) else str(typed).strip()
-    return ("" if stored is None else (f"{stored:g}" if isinstance(stored, float) else str(stored))) != text
+    return _as_text(stored) != text
 
 
 def _version(raw) -> int | None:
