@@ -33,8 +33,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import account_api, account_pages, api, assets, auth, compression, dashboard, errors, i18n, imports
-    from .web import ogcapi, pages, spatial_api
+    from .web import account_api, account_pages, api, assets, auth, compression, dashboard, editing, errors, i18n
+    from .web import imports, ogcapi, pages, reports, spatial_api
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -48,6 +48,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(editing.bp)
+    app.register_blueprint(editing.api, url_prefix="/api")
+    app.register_blueprint(reports.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
     app.register_blueprint(imports.bp, url_prefix="/admin/import")

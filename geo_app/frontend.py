@@ -67,6 +67,9 @@ ASSETS: dict[str, Asset] = {
     "jquery": Asset(js=("jquery/dist/jquery.min.js",)),
     "awesome_markers": Asset(js=("leaflet.awesome-markers/dist/leaflet.awesome-markers.min.js",),
                              css=("leaflet.awesome-markers/dist/leaflet.awesome-markers.css",)),
+    # Drawing and editing estate boundaries (the planner's boundary editor).
+    "geoman": Asset(js=("@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js",),
+                    css=("@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",)),
     # The interactive API documentation at /api/docs.
     "swagger_ui": Asset(js=("swagger-ui-dist/swagger-ui-bundle.js",), css=("swagger-ui-dist/swagger-ui.css",)),
 }

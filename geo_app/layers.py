@@ -20,6 +20,8 @@ from .errors import ConfigError, ValidationError
 
 FIELD_TYPES = ("text", "integer", "real", "date")
 GEOMETRY_TYPES = ("Point", "MultiPolygon")
+# Columns every layer table has beside its fields (the store's, never typed in).
+RESERVED_COLUMNS = ("id", "geom", "version")
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,8 @@ def _field_def(path: Path, index: int, item: dict) -> FieldDef:
     where = f"{path}: field #{index} ({item.get('name', '?')})"
     if item.get("type") not in FIELD_TYPES:
         raise ConfigError(f"{where}: type must be one of {', '.join(FIELD_TYPES)}")
-    if not str(item.get("name", "")).isidentifier() or item["name"] in ("id", "geom"):
-        raise ConfigError(f"{where}: name must be a plain identifier other than id/geom")
+    if not str(item.get("name", "")).isidentifier() or item["name"] in RESERVED_COLUMNS:
+        raise ConfigError(f"{where}: name must be a plain identifier other than {'/'.join(RESERVED_COLUMNS)}")
     if item.get("vocabulary") and item["vocabulary"] not in VOCABULARIES:
         raise ConfigError(f"{where}: unknown vocabulary {item['vocabulary']!r}")
     return FieldDef(

@@ -110,8 +110,27 @@ def _uploaded(app) -> dict:
     return {"token": re.search(r'action="/admin/import/([0-9a-f]{32})/confirm"', html).group(1)}
 
 
+def _an_estate(app):
+    from geo_app.storage import FeatureQuery
+
+    return app.extensions["geo_app.store"].features("estates", FeatureQuery(limit=1, with_geometry=False))[0]
+
+
+def _edit_form(app) -> Call:
+    e = _an_estate(app)
+    return Call({"estate_id": e.id}, form={"version": e.version, "reason": "matrix", "status": e.properties["status"],
+                                         "progress_pct": "37"})
+
+
+def _edit_json(app) -> Call:
+    e = _an_estate(app)
+    return Call({"estate_id": e.id}, json={"version": e.version, "reason": "matrix", "properties": {"progress_pct": 37}})
+
+
 # A successful call per write endpoint, made by a user of exactly the endpoint's role.
 SAMPLES = {
+    "editing.save_estate": lambda app, user: _edit_form(app),
+    "editing_api.patch_estate": lambda app, user: _edit_json(app),
     "imports.upload": lambda app, user: Call(form={**_IMPORT_FORM, "file": _import_file()}),
     "imports.confirm": lambda app, user: Call(_uploaded(app), form={}),
     "accounts.logout": lambda app, user: Call(form={}),

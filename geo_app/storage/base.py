@@ -12,6 +12,7 @@ import abc
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -20,8 +21,9 @@ import numpy as np
 from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import InvalidParameter, NotFound, StoreError
+from ..errors import Conflict, InvalidParameter, NotFound, StoreError
 from ..layers import LayerDef
+from .audit import AuditLog, insert_statement, insert_values
 from .columns import prepare_columns
 from .validation import prepare_features
 
@@ -42,11 +44,26 @@ def quote_ident(name: str) -> str:
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature as the core sees it: an id, its properties and a shapely geometry."""
+    """One feature as the core sees it: an id, its properties and a shapely geometry.
+
+    `version` is the store's edit counter of the feature (1 when inserted, +1 on every update), so
+    an edit can say which state it started from; None for features not read from a store.
+    """
 
     id: int | None
     properties: dict
     geometry: BaseGeometry | None
+    version: int | None = None
+
+
+class StaleVersion(Conflict):
+    """An update started from an older version of the feature than the stored one."""
+
+    code = "stale_version"
+
+    def __init__(self, message: str, current: Feature):
+        super().__init__(message)
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,11 @@ class Store(abc.ABC):
     def accounts(self) -> "AccountRepository":
         """Users, API tokens and login failures, kept in this store beside the layers."""
 
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        """The append-only record of every change (written through `Writer.append_audit`)."""
+        return AuditLog(self._fetch, self.placeholder)
+
     # --- reads -----------------------------------------------------------------------------
     @abc.abstractmethod
     def revision(self) -> int:
@@ -177,7 +199,8 @@ class Store(abc.ABC):
         query = query or FeatureQuery()
         names = self._selected_fields(layer_def, query)
         columns = ["id", *names]
-        select = ", ".join(quote_ident(c) for c in columns)
+        # The store-managed version comes last but one (before the geometry): edits start from it.
+        select = ", ".join(quote_ident(c) for c in [*columns, "version"])
         if query.with_geometry:
             select += ", " + self._geometry_column_sql(layer_def)
         where, params = self._where(layer_def, query)
@@ -193,8 +216,8 @@ class Store(abc.ABC):
         else:
             props = [{name: _plain(v) for name, v in zip(names, row[1:end])} for row in rows]
         if geometries is None:
-            return [Feature(row[0], p, None) for row, p in zip(rows, props)]
-        return [Feature(row[0], p, g) for row, p, g in zip(rows, props, geometries)]
+            return [Feature(row[0], p, None, row[end]) for row, p in zip(rows, props)]
+        return [Feature(row[0], p, g, row[end]) for row, p, g in zip(rows, props, geometries)]
 
     def _selected_fields(self, layer_def: LayerDef, query: FeatureQuery) -> list[str]:
         if query.fields is None:
@@ -363,10 +386,14 @@ class Writer(abc.ABC):
         return len(props)
 
     def update(self, layer: str, feature_id: int, properties: dict | None = None,
-               geometry: BaseGeometry | None = None) -> None:
-        """Change some properties and/or the geometry of one feature; NotFound if it is absent."""
+               geometry: BaseGeometry | None = None, expected_version: int | None = None) -> None:
+        """Change some properties and/or the geometry of one feature and bump its version;
+        NotFound if it is absent, StaleVersion if `expected_version` is given and not the stored one."""
         layer_def = self.store._layer(layer)
         current = self._read_for_update(layer_def, int(feature_id))
+        if expected_version is not None and int(expected_version) != current.version:
+            raise StaleVersion(f"{layer} feature {feature_id} was changed by someone else: it is at version "
+                               f"{current.version}, the edit started from version {expected_version}", current)
         merged = {**current.properties, **(properties or {})}
         feature = Feature(feature_id, merged, geometry if geometry is not None else current.geometry)
         props, geoms = prepare_features(layer_def, [feature])
@@ -385,6 +412,18 @@ class Writer(abc.ABC):
         self.touched.add(layer)
         self._delete_rows(layer_def, None)
 
+    def read(self, layer: str, feature_id: int) -> Feature:
+        """One feature as this transaction sees it, locked against concurrent writers until commit."""
+        return self._read_for_update(self.store._layer(layer), int(feature_id))
+
+    def append_audit(self, row: dict) -> None:
+        """Add one audit record (built by `geo_app.core.audit.record`) in this transaction."""
+        self._run(insert_statement(self.store.placeholder), insert_values(row))
+
+    @abc.abstractmethod
+    def _run(self, sql: str, params: Sequence) -> None:
+        """Run one statement in this transaction."""
+
     def _read_for_update(self, layer_def: LayerDef, feature_id: int) -> Feature:
         found = self._select_features(layer_def, feature_id)
         if found is None:
@@ -393,7 +432,7 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
-        """Read one feature inside this transaction (sees its own uncommitted writes)."""
+        """Read one feature with its version inside this transaction (sees its own uncommitted writes)."""
 
     @abc.abstractmethod
     def _insert_rows(self, layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> list[int]:

@@ -23,6 +23,7 @@ import shapely
 from ..errors import Conflict, StoreError
 from ..layers import LayerDef
 from .accounts import GeoPackageAccounts
+from .audit import GPKG_DDL as AUDIT_DDL
 from .base import SRID, Feature, Store, Writer, quote_ident
 from . import gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
@@ -189,7 +190,7 @@ class GeoPackageStore(GeoPackageSpatial, Store):
                 gpkg_schema.create_core_tables(con)
                 for layer_def in self.layers.values():
                     gpkg_schema.ensure_layer(con, layer_def)
-                for statement in self.accounts.ddl():
+                for statement in [*self.accounts.ddl(), *AUDIT_DDL]:
                     con.execute(statement)
                 con.execute("COMMIT")
             except BaseException:
@@ -268,14 +269,21 @@ class GeoPackageWriter(Writer):
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{layer or self.store.description}: {exc}") from None
 
+    def _run(self, sql: str, params) -> None:
+        try:
+            self.con.execute(sql, list(params))
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"{self.store.description}: {exc}") from None
+
     def _select_features(self, layer_def: LayerDef, feature_id: int) -> Feature | None:
+        # BEGIN IMMEDIATE already holds the write lock: no other writer can change the row now.
         columns = ", ".join(quote_ident(n) for n in layer_def.field_names)
-        row = self.con.execute(f'SELECT {columns}, "geom" FROM {quote_ident(layer_def.name)} WHERE "id" = ?',
-                               (feature_id,)).fetchone()
+        row = self.con.execute(f'SELECT {columns}, "version", "geom" FROM {quote_ident(layer_def.name)} '
+                               'WHERE "id" = ?', (feature_id,)).fetchone()
         if row is None:
             return None
-        props = dict(zip(layer_def.field_names, row[:-1]))
-        return Feature(feature_id, props, decode_geometries([row[-1]])[0])
+        props = dict(zip(layer_def.field_names, row[:-2]))
+        return Feature(feature_id, props, decode_geometries([row[-1]])[0], row[-2])
 
     def _insert_rows(self, layer_def: LayerDef, props: list[dict], geoms: np.ndarray) -> list[int]:
         names = layer_def.field_names
@@ -325,7 +333,8 @@ class GeoPackageWriter(Writer):
         names = layer_def.field_names
         assignments = ", ".join(f"{quote_ident(n)} = ?" for n in names)
         blob = encode_geometries(np.array([geom], dtype=object))[0]
-        self._execute(f'UPDATE {quote_ident(layer_def.name)} SET {assignments}, "geom" = ? WHERE "id" = ?',
+        self._execute(f'UPDATE {quote_ident(layer_def.name)} SET {assignments}, "geom" = ?, '
+                      '"version" = "version" + 1 WHERE "id" = ?',
                       [*(props[n] for n in names), blob, feature_id], f"{layer_def.name} feature {feature_id}")
 
     def _delete_rows(self, layer_def: LayerDef, ids: list[int] | None) -> int:

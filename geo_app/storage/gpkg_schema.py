@@ -23,6 +23,8 @@ WGS84_WKT = (
 )
 
 _SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "DATE"}
+# The store's edit counter of each feature (see storage.base.Feature.version); not a layer field.
+VERSION_COLUMN = '"version" INTEGER NOT NULL DEFAULT 1'
 _GEOMETRY_TYPE_NAMES = {"MultiPolygon": "MULTIPOLYGON", "Point": "POINT"}
 
 _CORE_DDL = """
@@ -111,7 +113,7 @@ def _create_layer(con: sqlite3.Connection, layer: LayerDef) -> None:
     geometry_type = _GEOMETRY_TYPE_NAMES[layer.geometry_type]
     columns = ", ".join(_column_sql(f) for f in layer.fields)
     con.execute(f'CREATE TABLE {table} ("id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
-                f'"geom" {geometry_type}, {columns})')
+                f'"geom" {geometry_type}, {columns}, {VERSION_COLUMN})')
     con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
                 "VALUES (?, 'features', ?, ?, ?)", (layer.name, layer.name, layer.title_zh, SRID))
     con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
@@ -150,6 +152,8 @@ def _create_rtree(con: sqlite3.Connection, name: str) -> None:
 
 def _add_missing_columns(con: sqlite3.Connection, layer: LayerDef) -> None:
     present = {row[1] for row in con.execute(f"PRAGMA table_info({quote_ident(layer.name)})")}
+    if "version" not in present:  # a store made before features carried versions
+        con.execute(f"ALTER TABLE {quote_ident(layer.name)} ADD COLUMN {VERSION_COLUMN}")
     for f in layer.fields:
         if f.name not in present:
             # SQLite cannot add NOT NULL / UNIQUE columns to a filled table; the schema check in

@@ -47,7 +47,9 @@ def estate(estate_id: int):
     store = get_store()
     coords = check_coordinate_system(request.args.get("coords"))
     revision = store.revision()  # before the read, as above
-    feature = feature_to_geojson(store.get("estates", estate_id), coords=coords)
+    found = store.get("estates", estate_id)
+    # The version an edit (PATCH) must name; a GeoJSON foreign member beside id and properties.
+    feature = {**feature_to_geojson(found, coords=coords), "version": found.version}
     filename = f"estate_{feature['properties']['code']}.geojson" if request.args.get("download") else None
     return json_response(feature, revision=revision, mimetype="application/geo+json", filename=filename)
 

@@ -15,6 +15,8 @@ from ..errors import NotFound
 from ..storage import FeatureQuery
 from . import get_config, get_store
 from .assets import localise
+from .auth import current_user
+from .editing import history
 from .i18n import current_locale
 from .params import parse_estate_filters
 
@@ -137,7 +139,9 @@ def estate_page(estate_id: int):
     offices = store.features("street_offices", FeatureQuery.where(name=estate.properties["street_office"],
                                                                   with_geometry=False))
     rows = frontend_config.attribute_rows(store.layers["estates"], estate.properties, locale)
-    return render_template("estate.html", estate=estate, rows=rows, map=parts,
+    # Who changed what is for signed-in staff, not for anonymous visitors of a public map.
+    changes = history(store, estate_id, locale) if current_user() else None
+    return render_template("estate.html", estate=estate, rows=rows, map=parts, history=changes,
                            office_code=offices[0].properties["code"] if offices else None,
                            items=frontend_config.item_rows(estate.properties, locale),
                            labels=frontend_config.labels(locale))
