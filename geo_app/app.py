@@ -33,6 +33,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
     from .web import account_api, account_pages, auth
+    from .web import inspect_pages, inspections_api
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -46,6 +47,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(inspections_api.bp, url_prefix="/api")
+    app.register_blueprint(inspect_pages.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
     app.after_request(compression.compress_assets)

@@ -75,6 +75,16 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class InspectionsConfig:
+    # Largest photo accepted, per file; a phone's camera JPEG is 2-6 MB.
+    max_photo_mb: float = 10.0
+    # Photos per inspection (the request size limit is this many photos plus the form).
+    max_photos: int = 8
+    # An estate not inspected for this many days counts as overdue (the planner's overview).
+    overdue_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -86,6 +96,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     map: MapConfig = field(default_factory=MapConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    inspections: InspectionsConfig = field(default_factory=InspectionsConfig)
 
     @property
     def geopackage_path(self) -> Path:
@@ -93,12 +104,18 @@ class Config:
         return self.data_dir / "geo_app.gpkg"
 
     @property
+    def photos_dir(self) -> Path:
+        """Where inspection photos and their thumbnails are kept."""
+        return self.data_dir / "photos"
+
+    @property
     def store_url(self) -> str:
         """The database URL the store is opened with (GeoPackage path when none is configured)."""
         return self.database.url or f"gpkg://{self.geopackage_path}"
 
 
-SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig}
+SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig,
+            "inspections": InspectionsConfig}
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
@@ -273,6 +290,11 @@ def _validate(config: Config, sources: dict) -> None:
     for key in ("session_hours", "login_failures_per_user", "login_failures_per_address", "lockout_seconds"):
         if getattr(config.auth, key) < 1:
             fail(f"auth.{key}", f"must be 1 or more, got {getattr(config.auth, key)}")
+    if not 0 < config.inspections.max_photo_mb <= 100:
+        fail("inspections.max_photo_mb", f"must be more than 0 and at most 100, got {config.inspections.max_photo_mb}")
+    for key in ("max_photos", "overdue_days"):
+        if getattr(config.inspections, key) < 1:
+            fail(f"inspections.{key}", f"must be 1 or more, got {getattr(config.inspections, key)}")
     if not config.layers_dir.is_dir():
         fail("layers_dir", f"folder not found: {config.layers_dir}")
 

@@ -16,6 +16,7 @@ from ..storage import FeatureQuery
 from . import get_config, get_store
 from .assets import localise
 from .i18n import current_locale
+from .inspect_pages import estate_history
 from .params import parse_estate_filters
 
 bp = Blueprint("pages", __name__)
@@ -136,6 +137,7 @@ def estate_page(estate_id: int):
                                                                   with_geometry=False))
     rows = frontend_config.attribute_rows(store.layers["estates"], estate.properties, locale)
     return render_template("estate.html", estate=estate, rows=rows, map=parts,
+                           history=estate_history(estate.id, locale), locale=locale,
                            office_code=offices[0].properties["code"] if offices else None,
                            items=frontend_config.item_rows(estate.properties, locale),
                            labels=frontend_config.labels(locale))
