@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-from .core.accounts import ROLES, Accounts, format_time, generate_password
+from .core.accounts import ROLES, Accounts, User, format_time, generate_password
 
 PASSWORD_ENV = "GEO_APP_USER_PASSWORD"
 ADMIN_PASSWORD_ENV = "GEO_APP_ADMIN_PASSWORD"
+# Whoever runs the CLI on the server holds the store itself, so acts as an admin.
+CLI_ADMIN = User(id=0, username="cli", role="admin", disabled=False, created_at=0.0, password_changed_at=0.0,
+                 last_login_at=None)
 
 
 def add_parsers(commands) -> None:
@@ -102,18 +105,9 @@ def run_tokens(args, store) -> int:
             print(f"{t.id:>4} {t.username:<20} {t.label[:24]:<24} {t.prefix + '…':<11} {format_time(t.created_at):<16} "
                   f"{format_time(t.last_used_at) or '-':<16} {format_time(t.revoked_at) or '-'}")
         return 0
-    admin = _cli_admin(accounts)
-    token = accounts.revoke_token(args.id, admin)
+    token = accounts.revoke_token(args.id, CLI_ADMIN)
     print(f"token #{token.id} of '{token.username}' revoked")
     return 0
-
-
-def _cli_admin(accounts: Accounts):
-    """Whoever runs the CLI on the server holds the store itself, so acts as an admin."""
-    from .core.accounts import User
-
-    return User(id=0, username="cli", role="admin", disabled=False, created_at=0.0, password_changed_at=0.0,
-                last_login_at=None)
 
 
 def ensure_first_admin(store) -> None:

@@ -153,6 +153,25 @@ def test_tokens_are_random_stored_hashed_carry_the_role_and_can_be_revoked(store
     assert accounts.user_for_token(other) is None
 
 
+def test_sessions_end_on_sign_out_password_change_disabling_and_expiry(accounts, clock):
+    user = accounts.add_user("p1", "planner", PASSWORD)
+    phone, desk = accounts.start_session(user, 12), accounts.start_session(user, 12)
+    assert accounts.user_for_session(phone).username == "p1"
+    accounts.end_session(phone)
+    assert accounts.user_for_session(phone) is None and accounts.user_for_session(desk) is not None
+    accounts.set_password("p1", "a new long password")
+    assert accounts.user_for_session(desk) is None
+    again = accounts.start_session(user, 12)
+    accounts.add_user("root", "admin", PASSWORD)
+    accounts.set_disabled("p1", True)
+    accounts.set_disabled("p1", False)
+    assert accounts.user_for_session(again) is None
+    late = accounts.start_session(user, 1)
+    clock.now += 3601
+    assert accounts.user_for_session(late) is None
+    assert accounts.user_for_session("forged") is None and accounts.user_for_session(None) is None
+
+
 def test_only_the_owner_or_an_admin_revokes_a_token(accounts):
     owner = accounts.add_user("p1", "planner", PASSWORD)
     stranger = accounts.add_user("p2", "planner", PASSWORD)

@@ -171,11 +171,12 @@ class Accounts:
         return [_as_user(u) for u in self.repo.users()]
 
     def set_password(self, username: str, password: str) -> None:
-        """A new password; every session signed in with the old one ends (see the web layer)."""
+        """A new password; every session of the user ends."""
         user = self.user(username)
         check_password(password, user.username)
         self.repo.update_user(user.username, password_hash=generate_password_hash(password),
                               password_changed_at=self.clock())
+        self.repo.delete_sessions(user_id=user.id)
 
     def change_own_password(self, user: User, current: str, new: str) -> None:
         """A user's own change: the current password must be right."""
@@ -198,6 +199,8 @@ class Accounts:
         if disabled and user.role == "admin":
             self._keep_an_admin(user)
         self.repo.update_user(user.username, disabled=disabled)
+        if disabled:
+            self.repo.delete_sessions(user_id=user.id)
         return self.user(user.username)
 
     def _keep_an_admin(self, user: User) -> None:
@@ -257,6 +260,26 @@ class Accounts:
                 locked_for = max(locked_for, seconds)
         if locked_for:
             raise TooManyAttempts("too many failed sign-ins; try again later", retry_after=math.ceil(locked_for))
+
+    # --- sessions ----------------------------------------------------------------------------
+    def start_session(self, user: User, hours: float) -> str:
+        """A new sign-in session: its random id for the cookie (the store keeps only its hash)."""
+        secret = secrets.token_urlsafe(32)
+        now = self.clock()
+        self.repo.add_session(hash_token(secret), user.id, now, now + hours * 3600)
+        return secret
+
+    def user_for_session(self, secret: str) -> User | None:
+        """The user of a live session; None when it ended (sign-out, password change, expiry)."""
+        if not isinstance(secret, str) or not secret:
+            return None
+        user_id = self.repo.session_user_id(hash_token(secret), self.clock())
+        user = None if user_id is None else self.user_by_id(user_id)
+        return None if user is None or user.disabled else user
+
+    def end_session(self, secret: str) -> None:
+        if isinstance(secret, str) and secret:
+            self.repo.delete_sessions(session_hash=hash_token(secret))
 
     # --- API tokens --------------------------------------------------------------------------
     def create_token(self, user: User, label: str = "") -> tuple[str, TokenRecord]:

@@ -126,7 +126,8 @@ def change_password():
                                            form.get("new_password", ""))
     except AccountError as exc:
         return _account_page(400, password_error=account_message(exc))
-    sign_in(get_accounts().user_by_id(current_user().id))  # this session goes on; all others end
+    # The change ended every session of the user; this browser goes on in a new one.
+    sign_in(get_accounts().user_by_id(current_user().id))
     flash(gettext("Password changed. Other sessions of yours have ended."))
     return redirect(url_for("accounts.account"))
 

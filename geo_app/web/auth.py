@@ -25,7 +25,7 @@ from datetime import timedelta
 from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..core.accounts import Accounts, Actor, LoginPolicy, User, role_rank
@@ -70,6 +70,7 @@ def init_app(app) -> None:
     app.extensions["geo_app.accounts"] = Accounts(app.extensions["geo_app.store"].accounts,
                                                   LoginPolicy.from_config(config.auth))
     app.before_request(_guard)
+    app.register_error_handler(CSRFError, _csrf_refused)
     app.jinja_env.globals.update(current_user=current_user)
 
 
@@ -108,15 +109,16 @@ def read_only(view):
 
 
 # --- who is asking -----------------------------------------------------------------------------
-class _BadToken(Exception):
-    pass
-
-
 def current_user() -> User | None:
-    """The signed-in user of this request (by bearer token or session), or None."""
+    """The signed-in user of this request (by bearer token or session), or None. A bearer token
+    that is unknown or revoked gives None here and a 401 from the guard (see `_bad_token`)."""
     if "geo_app_user" not in g:
         g.geo_app_user, g.geo_app_token = _authenticate()
     return g.geo_app_user
+
+
+def _bad_token() -> bool:
+    return g.get("geo_app_bad_token", False)
 
 
 def current_actor() -> Actor | None:
@@ -139,16 +141,17 @@ def _authenticate():
     if token is not None:
         found = get_accounts().user_for_token(token)
         if found is None:
-            raise _BadToken
+            g.geo_app_bad_token = True
+            return None, None
         return found
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get("sid")
+    if session_id is None:
         return None, None
-    user = get_accounts().user_by_id(user_id)
-    # A password change (or disabling the user) ends every session signed in before it.
-    if user is None or user.disabled or session.get("auth_stamp") != user.password_changed_at:
+    # The cookie names a session row in the store, so signing out, a password change or disabling
+    # the user ends it for real: a copy of the cookie taken earlier is worth nothing afterwards.
+    user = get_accounts().user_for_session(session_id)
+    if user is None:
         session.clear()
-        return None, None
     return user, None
 
 
@@ -157,12 +160,12 @@ def sign_in(user: User) -> None:
     session planted by someone else (session fixation) never becomes a signed-in one."""
     session.clear()
     session.permanent = True
-    session["user_id"] = user.id
-    session["auth_stamp"] = user.password_changed_at
+    session["sid"] = get_accounts().start_session(user, get_config().auth.session_hours)
     g.geo_app_user, g.geo_app_token = user, None
 
 
 def sign_out() -> None:
+    get_accounts().end_session(session.get("sid"))
     session.clear()
     g.geo_app_user, g.geo_app_token = None, None
 
@@ -172,9 +175,8 @@ def _guard():
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is None:
         return None  # 404 / 405 follow
-    try:
-        user = current_user() if _needs_user(view) else None
-    except _BadToken:
+    user = current_user() if _needs_user(view) else None
+    if _bad_token():
         return _unauthorized(gettext("The API token is unknown or has been revoked."))
     role = getattr(view, "required_role", None)
     if role is not None:
@@ -190,7 +192,7 @@ def _guard():
 
 def _needs_user(view) -> bool:
     return (bearer_token() is not None or getattr(view, "required_role", None) is not None
-            or not get_config().auth.anonymous_view or "user_id" in session)
+            or not get_config().auth.anonymous_view or "sid" in session)
 
 
 def _public(view) -> bool:
@@ -199,9 +201,8 @@ def _public(view) -> bool:
 
 def _deny_unless(role: str):
     """None when the current user has the role; else the 401/redirect or 403 response."""
-    try:
-        user = current_user()
-    except _BadToken:
+    user = current_user()
+    if _bad_token():
         return _unauthorized(gettext("The API token is unknown or has been revoked."))
     if user is None:
         return _unauthorized(gettext("Please sign in."))
@@ -223,3 +224,11 @@ def _unauthorized(message: str):
         # A form sent after the session ended: a redirect would lose it silently; say why instead.
         return render_template("error.html", status=401, message=message), 401
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def _csrf_refused(exc: CSRFError):
+    """Flask-WTF's reason ("The CSRF token is missing.") in words a user can act on, in their language."""
+    message = gettext("The security token (CSRF) is missing or wrong: reload the page and try again.")
+    if wants_json():
+        return jsonify({"code": "CSRFError", "description": message, "reason": exc.description}), 400
+    return render_template("error.html", status=400, message=message), 400
