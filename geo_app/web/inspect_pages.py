@@ -47,6 +47,19 @@ COMPASS = [lazy_gettext("N"), lazy_gettext("NE"), lazy_gettext("E"), lazy_gettex
            lazy_gettext("S"), lazy_gettext("SW"), lazy_gettext("W"), lazy_gettext("NW")]
 
 
+@bp.app_context_processor
+def _template_helpers():
+    return {"inspection_texts": inspection_texts}
+
+
+def inspection_texts() -> dict:
+    """What the planner map's inspections overlay (static/js/planner-inspections.js) shows."""
+    locale = current_locale()
+    return {"title": _("Inspections"), "latest": _("Latest inspection"), "problems": _("Problems"),
+            "none": _("No inspections yet."),
+            "verdicts": [{"code": t.code, "label": t.label(locale), "color": t.color} for t in INSPECTION_VERDICTS]}
+
+
 @bp.get("/inspect")
 @require_role("inspector")
 def inspect_page():
