@@ -148,6 +148,7 @@ def estate_history(estate_id: int, locale: str) -> list[dict] | None:
         return None
     photos = get_photos()
     items = {t.code: t.label(locale) for t in RENOVATION_ITEMS}
+    order = {code: i for i, code in enumerate(items)}
     states = {t.code: t.label(locale) for t in CHECKLIST_STATES}
     rows = []
     for feature in core.inspections(get_store(), estate_id=estate_id):
@@ -159,7 +160,8 @@ def estate_history(estate_id: int, locale: str) -> list[dict] | None:
             if info is not None:
                 pictures.append(info)
         rows.append({**props, "verdict_term": INSPECTION_VERDICTS[props["verdict"]],
+                     # In the vocabulary's order, as the estate page lists the items.
                      "checklist_rows": [(items.get(code, code), states.get(state, state), state)
-                                        for code, state in checklist.items()],
+                                        for code, state in sorted(checklist.items(), key=lambda kv: order.get(kv[0], 99))],
                      "photo_infos": pictures, "lon": feature.geometry.x, "lat": feature.geometry.y})
     return rows

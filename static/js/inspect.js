@@ -23,7 +23,7 @@
   }
 
   const state = {position: null, estate: null, nearbyRequest: 0, watch: null};
-  window.GeoAppInspect = state;
+  window.GeoAppInspect = state;  // for tests and the console
 
   // ------------------------------------------------------------------ map
   const map = L.map("inspect-map", {zoomControl: true}).setView(cfg.center, 13);
@@ -71,7 +71,7 @@
         || Math.abs(p.coords.latitude - state.position.lat) > 1e-5;
       if (!moved && !first) return;
       setPosition(p.coords.longitude, p.coords.latitude, p.coords.accuracy, "gps");
-      if (first) map.setView([p.coords.latitude, p.coords.longitude], 16);
+      if (first) map.setView([p.coords.latitude, p.coords.longitude], 16, {animate: false});
       first = false;
     }, () => {
       $("position-status").textContent = ui.no_position;
@@ -271,7 +271,7 @@
     const lon = Number($("manual-lon").value.replace(",", ".")), lat = Number($("manual-lat").value.replace(",", "."));
     if (!$("manual-lon").value || !$("manual-lat").value || !Number.isFinite(lon) || !Number.isFinite(lat)
         || Math.abs(lon) > 180 || Math.abs(lat) > 90) { showNote(ui.bad_coordinates); return; }
-    map.setView([lat, lon], 16);
+    map.setView([lat, lon], 16, {animate: false});
     setPosition(lon, lat, null, "manual");
   });
 
