@@ -157,6 +157,14 @@ def test_inspector_finds_the_estate_first_submits_with_a_photo_and_a_planner_see
     page.locator("#inspection-history img").first.scroll_into_view_if_needed()  # thumbnails load lazily
     page.wait_for_function("[...document.querySelectorAll('#inspection-history img')].every(i => i.complete && i.naturalWidth > 0)")
     page.locator("#inspection-history").screenshot(path=str(ARTIFACTS / "estate_inspection_history.png"))
+    # On the planner map: the inspections overlay, and the latest inspection in the estate's popup.
+    page.goto(f"{base}/?estate={estate.id}")
+    page.wait_for_selector(".leaflet-overlay-pane path.inspection-marker")
+    page.wait_for_selector(f".estate-popup[data-estate-id='{estate.id}'] .popup-inspection")
+    page.wait_for_function("!document.querySelector('.popup-inspection').textContent.startsWith('…')")
+    note = page.inner_text(".popup-inspection")
+    assert note.startswith("最近一次巡查: 存在问题") and "wang" in note and "问题数 1" in note
+    assert "巡查" in page.inner_text(".leaflet-control-layers-overlays")
     assert planner.errors == [] and planner.foreign == []
     planner.close()
 
