@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from .config import PROJECT_ROOT, Config, effective_secret_key, load_config
 from .layers import load_layers
 from .storage import open_store
 
 log = logging.getLogger(__name__)
+
+# The largest request body outside the uploads (a drawn polygon for /api/query, a boundary edit).
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -26,16 +29,19 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log.warning("no secret_key configured (GEO_APP_SECRET_KEY): using a random key for this process; "
                     "sessions will not survive a restart or be shared between workers")
     app.config.update(SECRET_KEY=secret, JSON_AS_ASCII=False, GEO_APP=config,
-                      # Uploads (the import page) beyond this are refused with 413 before they are read.
-                      MAX_CONTENT_LENGTH=config.imports.max_upload_mb * 1024 * 1024)
+                      # Bodies beyond this are refused (413) as they stream in; uploads get their own
+                      # ceilings per request (_request_size_limit).
+                      MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY)
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.json.sort_keys = False
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
     from .web import account_api, account_pages, api, assets, auth, compression, dashboard, editing, errors, i18n
-    from .web import imports, ogcapi, pages, reports, spatial_api
+    from .web import imports, inspect_pages, inspections_api, ogcapi, pages, reports, spatial_api
 
+    # First of all before_request functions: the CSRF check in auth's guard reads the form.
+    app.before_request(_request_size_limit)
     i18n.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
@@ -51,12 +57,26 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(editing.bp)
     app.register_blueprint(editing.api, url_prefix="/api")
     app.register_blueprint(reports.bp)
+    app.register_blueprint(inspections_api.bp, url_prefix="/api")
+    app.register_blueprint(inspect_pages.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
     app.register_blueprint(imports.bp, url_prefix="/admin/import")
     app.after_request(compression.compress_assets)
     app.after_request(_security_headers)
     return app
+
+
+def _request_size_limit():
+    """Each upload its own ceiling: an import archive (imports.max_upload_mb), an inspection (its
+    photos); any other body stays under DEFAULT_MAX_BODY."""
+    from .web.inspections_api import upload_limit_bytes
+
+    config = current_app.config["GEO_APP"]
+    if request.blueprint == "imports":
+        request.max_content_length = config.imports.max_upload_mb * 1024 * 1024
+    elif request.blueprint == "inspections_api":
+        request.max_content_length = upload_limit_bytes(config.inspections)
 
 
 def _security_headers(response):

@@ -89,6 +89,16 @@ class ImportsConfig:
 
 
 @dataclass(frozen=True)
+class InspectionsConfig:
+    # Largest photo accepted, per file; a phone's camera JPEG is 2-6 MB.
+    max_photo_mb: float = 10.0
+    # Photos per inspection (the request size limit is this many photos plus the form).
+    max_photos: int = 8
+    # An estate not inspected for this many days counts as overdue (the planner's overview).
+    overdue_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")  # relative to the config file (or the project root)
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -101,11 +111,17 @@ class Config:
     map: MapConfig = field(default_factory=MapConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     imports: ImportsConfig = field(default_factory=ImportsConfig)
+    inspections: InspectionsConfig = field(default_factory=InspectionsConfig)
 
     @property
     def geopackage_path(self) -> Path:
         """Where the embedded store lives when no database URL is set."""
         return self.data_dir / "geo_app.gpkg"
+
+    @property
+    def photos_dir(self) -> Path:
+        """Where inspection photos and their thumbnails are kept."""
+        return self.data_dir / "photos"
 
     @property
     def store_url(self) -> str:
@@ -114,7 +130,7 @@ class Config:
 
 
 SECTIONS = {"server": ServerConfig, "database": DatabaseConfig, "map": MapConfig, "auth": AuthConfig,
-            "imports": ImportsConfig}
+            "imports": ImportsConfig, "inspections": InspectionsConfig}
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None,
@@ -297,6 +313,11 @@ def _validate(config: Config, sources: dict) -> None:
     if not 0 <= config.imports.max_repair_area_change <= 1:
         fail("imports.max_repair_area_change",
              f"must be between 0 and 1, got {config.imports.max_repair_area_change}")
+    if not 0 < config.inspections.max_photo_mb <= 100:
+        fail("inspections.max_photo_mb", f"must be more than 0 and at most 100, got {config.inspections.max_photo_mb}")
+    for key in ("max_photos", "overdue_days"):
+        if getattr(config.inspections, key) < 1:
+            fail(f"inspections.{key}", f"must be 1 or more, got {getattr(config.inspections, key)}")
     if not config.layers_dir.is_dir():
         fail("layers_dir", f"folder not found: {config.layers_dir}")
 

@@ -118,6 +118,26 @@ FACILITY_KINDS = Vocabulary(
     ],
 )
 
+# An inspector's overall judgement of an estate on the day (巡查结论).
+INSPECTION_VERDICTS = Vocabulary(
+    "verdict",
+    [
+        Term("pass", "合格", "Pass", "#2e7d32"),
+        Term("issues", "存在问题", "Issues found", "#f9a825"),
+        Term("fail", "不合格", "Fail", "#c62828"),
+    ],
+)
+
+# What an inspector saw of one renovation item (the checklist of an inspection).
+CHECKLIST_STATES = Vocabulary(
+    "checklist_state",
+    [
+        Term("done", "已完成", "Done"),
+        Term("in_progress", "施工中", "In progress"),
+        Term("problem", "有问题", "Problem"),
+    ],
+)
+
 VOCABULARIES: dict[str, Vocabulary] = {
     v.name: v
     for v in (
@@ -127,5 +147,7 @@ VOCABULARIES: dict[str, Vocabulary] = {
         MANAGEMENT_MODES,
         OFFICE_KINDS,
         FACILITY_KINDS,
+        INSPECTION_VERDICTS,
+        CHECKLIST_STATES,
     )
 }

@@ -19,6 +19,8 @@ from .domain import VOCABULARIES
 from .errors import ConfigError, ValidationError
 
 FIELD_TYPES = ("text", "integer", "real", "date")
+# Roles a layer's `read_role` may name (the same ladder as geo_app/core/accounts.py ROLES).
+READ_ROLES = ("viewer", "inspector", "planner", "admin")
 GEOMETRY_TYPES = ("Point", "MultiPolygon")
 # Columns every layer table has beside its fields (the store's, never typed in).
 RESERVED_COLUMNS = ("id", "geom", "version")
@@ -60,6 +62,9 @@ class LayerDef:
     order: int = 0
     label_field: str | None = None
     style: dict = field(default_factory=dict)
+    # Records about people (who inspected what) are for signed-in users only, whatever the
+    # anonymous-viewing switch says: their features need this role or above.
+    read_role: str | None = None
 
     def title(self, locale: str = "zh") -> str:
         """The layer's title for a user in that locale."""
@@ -171,11 +176,14 @@ def load_layer(path: Path) -> LayerDef:
             order=int(raw.get("order", 0)),
             label_field=raw.get("label_field"),
             style=dict(raw.get("style", {})),
+            read_role=raw.get("read_role"),
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing key {exc}") from None
     if layer.geometry_type not in GEOMETRY_TYPES:
         raise ConfigError(f"{path}: geometry_type must be one of {', '.join(GEOMETRY_TYPES)}")
+    if layer.read_role is not None and layer.read_role not in READ_ROLES:
+        raise ConfigError(f"{path}: read_role must be one of {', '.join(READ_ROLES)}")
     if not layer.name.isidentifier() or layer.name.startswith("gpkg"):
         raise ConfigError(f"{path}: layer name {layer.name!r} must be a plain identifier")
     return layer

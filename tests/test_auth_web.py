@@ -143,6 +143,8 @@ SAMPLES = {
     "accounts.set_role": lambda app, user: Call({"username": "target"}, form={"role": "inspector"}),
     "accounts.set_disabled": lambda app, user: Call({"username": "target"}, form={"disabled": "1"}),
     "account_api.revoke_token": lambda app, user: Call({"token_id": _own_token(app, user)}),
+    "inspections_api.submit": lambda app, user: Call({"estate_id": 1}, json={
+        "lon": 117.26, "lat": 34.78, "verdict": "pass", "checklist": {}}),
 }
 
 

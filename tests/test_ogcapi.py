@@ -70,7 +70,7 @@ def test_conformance_declares_parts_1_2_3_and_cql2(client):
 def test_collections_come_from_the_layer_definitions(client, estates):
     doc = get_json(client, "/ogcapi/collections")
     by_id = {c["id"]: c for c in doc["collections"]}
-    assert set(by_id) == {"district", "street_offices", "zones", "estates", "facilities"}
+    assert set(by_id) == {"district", "street_offices", "zones", "estates", "facilities", "inspections"}
     assert by_id["estates"]["title"] == "老旧小区"
     assert get_json(client, "/ogcapi/collections?lang=en")["collections"][3]["title"] == "Old residential estates"
     estate = by_id["estates"]

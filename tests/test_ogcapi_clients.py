@@ -71,7 +71,7 @@ def feature_count(output: str) -> int:
 def test_ogrinfo_lists_the_collections(served, ogrinfo):
     listing = ogrinfo("-so", f"OAPIF:{served[0]}/ogcapi")
     layers = re.findall(r"^\d+: (\w+) \(title: ", listing, re.M)
-    assert sorted(layers) == ["district", "estates", "facilities", "street_offices", "zones"]
+    assert sorted(layers) == ["district", "estates", "facilities", "inspections", "street_offices", "zones"]
     summary = ogrinfo("-so", f"OAPIF:{served[0]}/ogcapi", "estates")
     assert f"Feature Count: {ESTATES}" in summary and "households: Integer" in summary
 
@@ -92,7 +92,7 @@ def test_owslib_reads_collections_and_items(served, expected):
     features_api = pytest.importorskip("owslib.ogcapi.features")
     api = features_api.Features(f"{served[0]}/ogcapi", timeout=60)
     assert {c["id"] for c in api.collections()["collections"]} == {
-        "district", "street_offices", "zones", "estates", "facilities"}
+        "district", "street_offices", "zones", "estates", "facilities", "inspections"}
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in api.conformance()["conformsTo"]
     assert api.collection("estates")["id"] == "estates"
     assert "households" in api.collection_queryables("estates")["properties"]

@@ -118,3 +118,10 @@ def test_unknown_pages_are_friendly(client):
     assert client.get("/api/nothing").get_json()["code"] == "NotFound"
     page = client.get("/nothing")
     assert page.status_code == 404 and "返回地图" in page.get_data(as_text=True)
+
+
+def test_a_body_beyond_the_default_limit_is_refused_before_it_is_read(client):
+    from geo_app.app import DEFAULT_MAX_BODY
+
+    response = client.post("/api/query", data=b"x" * (DEFAULT_MAX_BODY + 1), content_type="application/json")
+    assert response.status_code == 413

@@ -42,7 +42,8 @@ def _ok(description: str, schema_name: str, media: str = MEDIA["json"], html: bo
 def _operation(operation_id: str, summary: str, tag: str, params: list, ok: dict, errors=("400",)) -> dict:
     responses = {"200": ok}
     for code in errors:
-        responses[code] = _ref("responses", {"400": "BadRequest", "404": "NotFound"}[code])
+        responses[code] = _ref("responses", {"400": "BadRequest", "401": "Unauthorized", "404": "NotFound",
+                                             "403": "Forbidden"}[code])
     responses["500"] = _ref("responses", "ServerError")
     return {"get": {"operationId": operation_id, "summary": summary, "tags": [tag],
                     "parameters": params, "responses": responses}}
@@ -100,6 +101,8 @@ def collection_paths(layer: LayerDef) -> dict:
                     {"type": "array", "items": {"type": "string",
                                                 "pattern": f"^[+-]?({'|'.join(layer.field_names)})$"}})
     f_param = _ref("parameters", "f")
+    # A layer with a read_role (inspections) answers 401/403 to those below it.
+    guarded = ("401", "403") if layer.read_role else ()
     item_id = {"name": "featureId", "in": "path", "required": True, "description": "the feature's id",
                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
     return {
@@ -108,11 +111,11 @@ def collection_paths(layer: LayerDef) -> dict:
         f"{base}/items": _operation(f"items_{name}", f"{layer.title_en}: features", "Features",
                                     [f_param, *shared, sortby, *field_params],
                                     _ok("a page of features", "FeatureCollection", MEDIA["geojson"],
-                                        headers=CONTENT_CRS)),
+                                        headers=CONTENT_CRS), errors=("400", *guarded)),
         f"{base}/items/{{featureId}}": _operation(
             f"item_{name}", f"{layer.title_en}: one feature", "Features",
             [item_id, f_param, _ref("parameters", "crs"), _ref("parameters", "properties")],
-            _ok("the feature", "Feature", MEDIA["geojson"], headers=CONTENT_CRS), errors=("400", "404")),
+            _ok("the feature", "Feature", MEDIA["geojson"], headers=CONTENT_CRS), errors=("400", "404", *guarded)),
         f"{base}/queryables": _operation(f"queryables_{name}", f"{layer.title_en}: queryables", "Collections",
                                          [f_param], _ok("JSON Schema of the queryables", "Queryables",
                                                         MEDIA["schema"]), errors=("400",)),
@@ -198,6 +201,8 @@ def responses() -> dict:
 
     return {"BadRequest": error("a parameter is wrong; `parameter` names it"),
             "NotFound": error("no such resource"),
+            "Unauthorized": error("sign in (session) or send an API token (Authorization: Bearer …)"),
+            "Forbidden": error("signed in, but the role is too small"),
             "ServerError": error("the server failed (never for bad input)")}
 
 

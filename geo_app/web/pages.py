@@ -18,6 +18,7 @@ from .assets import localise
 from .auth import current_user
 from .editing import history
 from .i18n import current_locale
+from .inspect_pages import estate_history
 from .params import parse_estate_filters
 
 bp = Blueprint("pages", __name__)
@@ -142,6 +143,7 @@ def estate_page(estate_id: int):
     # Who changed what is for signed-in staff, not for anonymous visitors of a public map.
     changes = history(store, estate_id, locale) if current_user() else None
     return render_template("estate.html", estate=estate, rows=rows, map=parts, history=changes,
+                           inspections=estate_history(estate.id, locale), locale=locale,
                            office_code=offices[0].properties["code"] if offices else None,
                            items=frontend_config.item_rows(estate.properties, locale),
                            labels=frontend_config.labels(locale))
