@@ -28,66 +28,12 @@ from conftest import ROOT, make_store_url
 
 PLANNER = Actor("planner_li", 1, "planner", "session")
 OFFICE = "临城街道"
-# The inspections layer as the inspector work defines it (layers/inspections.toml on its branch).
-INSPECTIONS_TOML = '''
-name = "inspections"
-title = { zh = "巡查记录", en = "Inspections" }
-geometry_type = "Point"
-order = 60
-[[fields]]
-name = "estate_id"
-type = "integer"
-index = true
-label = { zh = "小区", en = "Estate" }
-[[fields]]
-name = "estate_code"
-type = "text"
-label = { zh = "小区编号", en = "Estate code" }
-[[fields]]
-name = "inspector"
-type = "text"
-label = { zh = "巡查人", en = "Inspector" }
-[[fields]]
-name = "inspected_at"
-type = "text"
-label = { zh = "巡查时间", en = "Inspected at" }
-[[fields]]
-name = "checklist"
-type = "text"
-label = { zh = "检查项", en = "Checklist" }
-[[fields]]
-name = "progress_estimate_pct"
-type = "real"
-label = { zh = "进度估计", en = "Progress estimate" }
-[[fields]]
-name = "notes"
-type = "text"
-label = { zh = "备注", en = "Notes" }
-[[fields]]
-name = "verdict"
-type = "text"
-label = { zh = "结论", en = "Verdict" }
-[[fields]]
-name = "problems"
-type = "integer"
-label = { zh = "问题数", en = "Problems" }
-[[fields]]
-name = "photos"
-type = "text"
-label = { zh = "照片", en = "Photos" }
-[[fields]]
-name = "client_id"
-type = "text"
-label = { zh = "客户端编号", en = "Client id" }
-'''
 
 
 @pytest.fixture
-def layers_with_inspections(tmp_path):
-    folder = tmp_path / "layers"
-    shutil.copytree(ROOT / "layers", folder)
-    (folder / "inspections.toml").write_text(INSPECTIONS_TOML, encoding="utf-8")
-    return load_layers(folder)
+def layers_with_inspections():
+    """The real layer definitions, inspections included (layers/inspections.toml)."""
+    return load_layers(ROOT / "layers")
 
 
 @pytest.fixture(params=["geopackage", pytest.param("postgis", marks=pytest.mark.postgis)])
@@ -203,14 +149,30 @@ def test_report_page_and_downloads_over_http(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "月调度报表" in html and OFFICE in html
-    assert 'id="no-inspections"' in html and "暂无巡查记录" in html  # the default layers have no inspections
+    assert 'id="no-inspections"' not in html  # the inspections layer exists (empty in the demo)
     xlsx = client.get("/reports/monthly?office=lincheng&month=2021-07&format=xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     pdf = client.get("/reports/monthly?office=临城街道&month=2021-07&format=pdf")
     assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
-    assert OFFICE in text and "暂无巡查记录" in text
+    assert OFFICE in text and "暂无巡查记录" not in text
     assert client.get("/reports/monthly?office=lincheng&month=2021-13").status_code == 400
     assert client.get("/reports/monthly?office=nowhere&month=2021-07").status_code == 404
     assert client.get("/reports/monthly").status_code == 200  # the chooser
 
+
+
+def test_without_an_inspections_layer_the_report_says_none_are_recorded(tmp_path):
+    folder = tmp_path / "layers"
+    shutil.copytree(ROOT / "layers", folder)
+    (folder / "inspections.toml").unlink()  # an installation that does not record inspections
+    store = open_store(f"gpkg://{tmp_path / 'plain.gpkg'}", load_layers(folder))
+    store.initialise()
+    load_layer_sources(store)
+    try:
+        report = monthly_report(store, OFFICE, 2021, 7)
+        assert report.inspections_recorded is False and report.inspections_this_month is None
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(report_pdf(report, TEXTS, {}))).pages)
+        assert TEXTS["no_inspections"] in text
+    finally:
+        store.close()
