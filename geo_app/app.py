@@ -7,6 +7,7 @@ import logging
 from flask import Flask, current_app, request
 
 from .config import PROJECT_ROOT, Config, effective_secret_key, load_config
+from .core.clock import local_text
 from .layers import load_layers
 from .storage import open_store
 
@@ -34,6 +35,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
                       MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY)
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
     app.json.sort_keys = False
+    # Times are stored in UTC; pages show them as people read them, in Beijing time.
+    app.jinja_env.filters["local_time"] = local_text
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 

@@ -18,9 +18,13 @@
     const layer = L.layerGroup();
     let coords = null;
 
+    // The day in Beijing time, as the pages show it ("en-CA" writes YYYY-MM-DD).
+    const beijingDay = new Intl.DateTimeFormat("en-CA", {timeZone: "Asia/Shanghai"});
+
     function describe(props) {
       const verdict = verdicts[props.verdict] || {label: props.verdict};
-      return `${texts.latest}: ${verdict.label} · ${props.inspected_at.slice(0, 10)} · ${props.inspector}`
+      const day = beijingDay.format(new Date(props.inspected_at));
+      return `${texts.latest}: ${verdict.label} · ${day} · ${props.inspector}`
         + (props.problems ? ` · ${texts.problems} ${props.problems}` : "");
     }
 
