@@ -258,6 +258,26 @@ def test_upsert_by_name_updates_the_matching_rows_and_inserts_the_rest(store, tm
     assert len(got) == 4
 
 
+def test_an_import_leaves_its_audit_records_with_the_change(store, tmp_path):
+    from geo_app.storage.audit import AuditFilter
+
+    rows = estate_rows(3, prefix="AUD")
+    assert run(store, geojson_file(tmp_path / "first.geojson", rows)).ok
+    [created] = store.audit.entries(AuditFilter(layer="estates"))
+    assert (created.actor, created.via, created.reason) == ("cli", "cli", "import of first.geojson")
+    assert created.changes[0]["new"] == {"file": "first.geojson", "features": 3,
+                                         "first_code": "AUD-001", "last_code": "AUD-003"}
+    target = imported(store)["AUD-002"]
+    update = [dict(rows[1], households=777)]
+    assert run(store, geojson_file(tmp_path / "fix.geojson", update), mode="upsert-name").ok
+    [record] = store.audit.entries(AuditFilter(feature_id=target.id))
+    assert record.feature_code == "AUD-002" and record.reason == "import of fix.geojson"
+    assert {"field": "households", "old": rows[1]["households"], "new": 777} in record.changes
+    dry = run(store, geojson_file(tmp_path / "again.geojson", [dict(rows[0], households=1)]), mode="upsert-name",
+              dry_run=True)
+    assert dry.ok and store.audit.count(AuditFilter(layer="estates")) == 2  # a dry run records nothing
+
+
 def test_upsert_by_id_updates_exactly_those_ids(store, tmp_path):
     rows = estate_rows(3)
     assert run(store, geojson_file(tmp_path / "first.geojson", rows)).ok

@@ -10,6 +10,7 @@ folders older than a day are swept on each new upload.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -26,7 +27,7 @@ from ..core.importing import MODES, ImportOptions, ImportRefused, Limits, run_im
 from ..core.importing.reading import ARCHIVE_SUFFIXES, GIS_SUFFIXES, TABLE_SUFFIXES
 from ..errors import InvalidParameter, NotFound
 from . import get_config, get_store
-from .auth import require_role
+from .auth import current_actor, require_role
 
 log = logging.getLogger(__name__)
 bp = Blueprint("imports", __name__)
@@ -144,7 +145,7 @@ def confirm(token: str):
     progress = FileProgress(folder / "progress.json")
     progress.phase("queued", None)
     app = current_app._get_current_object()
-    options = _options(meta, folder, dry_run=False)
+    options = dataclasses.replace(_options(meta, folder, dry_run=False), actor=current_actor())  # for the audit log
     thread = threading.Thread(target=_run_in_background, args=(app, uploads[0], meta["file"], options, folder, progress),
                               name=f"import-{token[:8]}", daemon=True)
     thread.start()
