@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from . import cli_export
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="grouping (repeatable; default: batch and street_office)")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.add_argument("--lang", choices=("zh", "en"), default="zh", help="labels' language")
+
+    cli_export.add_parser(commands)
     return parser
 
 
@@ -120,4 +123,15 @@ def cmd_stats(args, config) -> int:
     return 0
 
 
-COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats}
+def cmd_export(args, config) -> int:
+    store = _open(config)
+    try:
+        if not store.exists():
+            print(f"{store.description} does not exist yet: run `geo-app init` first", file=sys.stderr)
+            return 2
+        return cli_export.run_export(store, args)
+    finally:
+        store.close()
+
+
+COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats, "export": cmd_export}
