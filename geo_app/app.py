@@ -31,7 +31,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import api, assets, compression, dashboard, errors, i18n, ogcapi, pages, spatial_api
+    from .web import api, assets, compression, dashboard, errors, export, i18n, ogcapi, pages, spatial_api
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -39,6 +39,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")
+    app.register_blueprint(export.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     app.register_blueprint(ogcapi.docs)
