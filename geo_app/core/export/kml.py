@@ -8,11 +8,11 @@ lon/lat (a GCJ-02 export says so in the document's description and its file name
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 import shapely
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # exactly the characters XML 1.0 forbids
 
 from ...layers import LayerDef
 from ...storage import FeatureRows
@@ -20,12 +20,13 @@ from ..geojson import prepare_geometries
 from .options import ExportOptions
 
 _KML_TYPES = {"text": "string", "integer": "int", "real": "double", "date": "string"}
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 forbids
 
 
 def _text(value) -> str:
     text = str(value)
     if text and min(text) < " ":
-        text = ILLEGAL_CHARACTERS_RE.sub("", text)
+        text = _XML_ILLEGAL.sub("", text)
     return escape(text)
 
 

@@ -15,10 +15,6 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import shapely
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 from ...layers import LayerDef
 from ...storage import FeatureRows
@@ -89,6 +85,10 @@ def write_xlsx(pages: Iterable[FeatureRows], layer: LayerDef, options: ExportOpt
                about: list[tuple[str, str]]) -> None:
     """The attributes and centroid of each feature in one sheet (streamed by openpyxl's write-only
     mode, so rows go to disk as they come), and what the file holds in a second (`about`)."""
+    from openpyxl import Workbook  # here: only Excel exports pay for importing openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_sheet_title(layer.title_zh))
     sheet.freeze_panes = "A2"
@@ -107,6 +107,9 @@ def write_xlsx(pages: Iterable[FeatureRows], layer: LayerDef, options: ExportOpt
 
 
 def _xlsx_row(sheet, row: tuple, text_columns: list[int]) -> list:
+    from openpyxl.cell import WriteOnlyCell  # already imported by write_xlsx: a dictionary lookup
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     row = list(row)
     for i in text_columns:
         value = row[i]
