@@ -56,7 +56,8 @@ def timed(argv: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) -
                             stderr=subprocess.PIPE, text=True, timeout=1800)
     wall = time.perf_counter() - t0
     if result.returncode:
-        raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()[-400:]}")
+        own = result.stderr.split("\tCommand being timed:")[0].strip()  # the command's, not time's
+        raise RuntimeError(f"{' '.join(argv[:4])} failed: {own[-600:]}")
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
     return wall, peak_kb / 1024, result.stderr
 

@@ -62,13 +62,10 @@ def _drop_triggers_and_indexes(con, table: str) -> list[str]:
     triggers call back into Python four times a row) and building each index once at the end."""
     rows = con.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
                        "AND type IN ('trigger', 'index')", (table,)).fetchall()
-    for kind, name, _sql in rows:
-        con.execute(f"DROP {kind.upper()} {quote_ident(name) if name.isidentifier() else _quoted(name)}")
+    for kind, name, _sql in rows:  # names as SQLite reports them, quoted as identifiers
+        quoted = '"' + name.replace('"', '""') + '"'
+        con.execute(f"DROP {kind.upper()} {quoted}")
     return [sql for _kind, _name, sql in rows]
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _envelopes(ids: list, geoms: np.ndarray):
