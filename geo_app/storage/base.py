@@ -116,6 +116,9 @@ class Store(abc.ABC):
     """The one storage interface. Create through `geo_app.storage.open_store(url, layers)`."""
 
     placeholder = "?"  # DB-API parameter marker of the engine
+    # True when the engine's values are already plain Python (int, float, str, None), so bulk reads
+    # need not look at each one: SQLite's are; PostgreSQL gives dates as datetime.date.
+    plain_values = False
 
     def __init__(self, layers: dict[str, LayerDef]):
         self.layers = layers
@@ -195,7 +198,8 @@ class Store(abc.ABC):
         columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(len(names) + 1 + query.with_geometry)]
         geometries = self._decode_geometries(columns.pop()) if query.with_geometry else None
         ids = columns[0]
-        return FeatureRows(ids, names, [_plain_column(c) for c in columns[1:]], geometries)
+        values = columns[1:] if self.plain_values else [_plain_column(c) for c in columns[1:]]
+        return FeatureRows(ids, names, values, geometries)
 
     def get(self, layer: str, feature_id: int) -> Feature:
         """One feature by id; NotFound when there is none."""

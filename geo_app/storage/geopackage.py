@@ -129,6 +129,7 @@ class GeoPackageStore(GeoPackageSpatial, Store):
     """The embedded store: one GeoPackage file."""
 
     placeholder = "?"
+    plain_values = True  # sqlite3 returns int, float, str, bytes or None, exactly what _plain keeps
 
     def __init__(self, path: str | Path, layers: dict[str, LayerDef]):
         super().__init__(layers)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -97,6 +96,13 @@ class Export:
         if not isinstance(target, (str, Path)):
             return sum(target.write(chunk) or len(chunk) for chunk in self.chunks(progress))
         target = Path(target)
+        if not self.options.spec.streams:  # written beside the target, then renamed: no copy
+            self.written = 0
+            with tempfile.TemporaryDirectory(prefix=".geo_app_export_", dir=target.parent) as tmp:
+                path = self._write_file(Path(tmp), self._pages(progress))
+                size = path.stat().st_size
+                os.replace(path, target)
+            return size
         part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         try:
             with open(part, "wb") as f:
@@ -165,9 +171,3 @@ def _describe(query: FeatureQuery, office_name: str | None) -> str:
         parts.append(f"ids ({len(query.ids)})")
     return "; ".join(parts)
 
-
-def measure(export: Export, run: Callable[[], int]) -> dict:
-    """Run an export (a callable returning bytes written) and say what it did."""
-    t0 = time.perf_counter()
-    size = run()
-    return {"features": export.written, "bytes": size, "seconds": time.perf_counter() - t0}
