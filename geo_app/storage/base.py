@@ -175,12 +175,11 @@ class Store(abc.ABC):
     def features(self, layer: str, query: FeatureQuery | None = None) -> list[Feature]:
         """The features of a layer matching the query, ordered by `order_by` (default id)."""
         rows = self.feature_rows(layer, query)
+        values = zip(*rows.columns) if rows.columns else [()] * len(rows.ids)
         geometries = rows.geometries if rows.geometries is not None else [None] * len(rows.ids)
-        names = rows.names
-        return [Feature(i, dict(zip(names, values)), g)
-                for i, values, g in zip(rows.ids, zip(*rows.columns) if names else [()] * len(rows.ids), geometries)]
+        return [Feature(i, dict(zip(rows.names, v)), g) for i, v, g in zip(rows.ids, values, geometries)]
 
-    def feature_rows(self, layer: str, query: FeatureQuery | None = None) -> "FeatureRows":
+    def feature_rows(self, layer: str, query: FeatureQuery | None = None) -> FeatureRows:
         """The same read as `features`, column by column, without a dict per feature: bulk
         readers (exports of 200,000 estates) need the values, not Feature objects."""
         layer_def = self._layer(layer)
