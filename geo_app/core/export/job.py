@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable, Iterator
 from ...errors import InvalidParameter, NotFound
 from ...storage import FeatureQuery, Store
 from ..geojson import stream_feature_collection
+from ..spatial import office_by_code
 from .gpkg import write_geopackage
 from .kml import kml_chunks
 from .naming import export_filename
@@ -155,8 +156,6 @@ class Export:
 
 
 def _office_name(store: Store, code: str) -> str:
-    from ..spatial import office_by_code
-
     return office_by_code(store, code).properties["name"]
 
 
