@@ -13,6 +13,7 @@ the demo data and `--browser-n` generated estates.
     python bench/run.py --ogc-only --n 200000   # issue 4: nearby, stats, OGC API vs pygeoapi (bench/ogc.py)
     python bench/run.py --backends none --browser-n 20000      # the browser section alone
     python bench/run.py --imports-only --n 200000  # issue 5: geo-app import vs ogr2ogr (bench/imports.py)
+    python bench/run.py --export-only --n 200000   # issue 5: exports vs ogr2ogr (bench/export.py)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
 import browser  # noqa: E402
+import export as export_section  # noqa: E402
 import generate  # noqa: E402
 import imports  # noqa: E402
 import ogc  # noqa: E402
@@ -235,6 +237,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ogc.add_arguments(parser)
     imports.add_arguments(parser)
+    export_section.add_arguments(parser)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--browser", dest="browser", action="store_true", default=None,
                        help="measure the planner map in Chromium (default: when Chromium is present)")
@@ -250,11 +253,11 @@ def main(argv=None) -> int:
     if unknown:
         print(f"unknown backend(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    if args.browser is None:  # on by default when Chromium is here, except for the -only sections
-        args.browser = not args.ogc_only and not args.imports_only and browser.unavailable() is None
+    if args.browser is None:  # on by default when Chromium is here, except for the --*-only sections
+        args.browser = not (args.ogc_only or args.imports_only or args.export_only) and browser.unavailable() is None
     started = time.perf_counter()
     rows: list[Row] = []
-    ogc_rows, ogc_http, import_rows = [], [], []
+    ogc_rows, ogc_http, import_rows, export_rows = [], [], [], []
     offices = generate.offices_for(args.n)
     if backends:
         layers = load_layers(Path(__file__).resolve().parent.parent / "layers")
@@ -264,15 +267,17 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="geo_app_bench_") as tmp:
             if args.imports or args.imports_only:  # issue 5: geo-app import vs ogr2ogr
                 import_rows = imports.run_section(data, layers, args, backends, Path(tmp))
-            for backend in ([] if args.ogc_only or args.imports_only else backends):
+            for backend in ([] if args.ogc_only or args.imports_only or args.export_only else backends):
                 t0 = time.perf_counter()
                 if backend == "geopackage":
                     rows += bench_geopackage(data, layers, args, Path(tmp))
                 else:
                     rows += bench_postgis(data, layers, args)
                 print(f"{backend}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
-        if args.ogc or args.ogc_only:  # issue 4: its own stores, kept while its servers run
+        if (args.ogc or args.ogc_only) and not (args.export_only or args.imports_only):  # issue 4: its own stores
             ogc_rows, ogc_http = ogc.run_section(data, layers, args, backends)
+        if (args.export or args.export_only) and not args.imports_only:  # issue 5: exports vs ogr2ogr
+            export_rows = export_section.run_section(data, layers, args, backends)
     browser_rows = browser.bench_browser(args) if args.browser else []
     info = {**machine(), "n": args.n, "offices": offices, "seed": args.seed,
             "repeat": args.repeat, "total_s": round(time.perf_counter() - started, 1)}
@@ -290,6 +295,9 @@ def main(argv=None) -> int:
     if ogc_rows:
         print()
         ogc.print_section(ogc_rows, ogc_http)
+    if export_rows:
+        print()
+        export_section.print_section(export_rows)
     if browser_rows:
         print(f"\nPlanner map in {info['chromium']} (headless), {browser.VIEWPORT['width']}x"
               f"{browser.VIEWPORT['height']}; {args.loads} loads per kind")
@@ -299,6 +307,7 @@ def main(argv=None) -> int:
                                          "ogc_rows": [r.as_dict() for r in ogc_rows],
                                          "import_rows": [r.as_dict() for r in import_rows],
                                          "ogc_http": [ogc.result_dict(r) for r in ogc_http], "ogc_anatomy": ogc.ANATOMY,
+                                         "export_rows": [r.as_dict() for r in export_rows],
                                          "browser_rows": [r.as_dict() for r in browser_rows]},
                                         ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

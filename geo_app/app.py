@@ -40,8 +40,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     store = open_store(config.store_url, load_layers(config.layers_dir))
     app.extensions["geo_app.store"] = store
 
-    from .web import account_api, account_pages, api, assets, auth, compression, dashboard, editing, errors, i18n
-    from .web import imports, inspect_pages, inspections_api, ogcapi, pages, reports, spatial_api
+    from .web import account_api, account_pages, api, assets, auth, compression, dashboard, editing, errors, export
+    from .web import i18n, imports, inspect_pages, inspections_api, ogcapi, pages, reports, spatial_api
 
     # First of all before_request functions: the CSRF check in auth's guard reads the form.
     app.before_request(_request_size_limit)
@@ -56,6 +56,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(spatial_api.bp, url_prefix="/api")
+    app.register_blueprint(export.bp, url_prefix="/api")
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(editing.bp)
     app.register_blueprint(editing.api, url_prefix="/api")

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from . import cli_accounts
+from . import cli_accounts, cli_export
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(update rows with the same name and street office)")
     imp.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     imp.add_argument("--report", help="also write the full report as JSON to this file")
+
+    cli_export.add_parser(commands)
     return parser
 
 
@@ -201,5 +203,17 @@ def cmd_import(args, config) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_export(args, config) -> int:
+    store = _open(config)
+    try:
+        if not store.exists():
+            print(f"{store.description} does not exist yet: run `geo-app init` first", file=sys.stderr)
+            return 2
+        return cli_export.run_export(store, args)
+    finally:
+        store.close()
+
+
 COMMANDS = {"assets": cmd_assets, "init": cmd_init, "serve": cmd_serve, "stats": cmd_stats, "import": cmd_import,
+            "export": cmd_export,
             "users": _with_store(cli_accounts.run_users), "tokens": _with_store(cli_accounts.run_tokens)}

@@ -21,7 +21,7 @@ from geo_app.web.i18n import TRANSLATIONS_DIR, compile_catalogues
 ROOT = Path(__file__).resolve().parent.parent
 ZH_PO = TRANSLATIONS_DIR / "zh" / "LC_MESSAGES" / "messages.po"
 # Names of formats and products, the same in every language.
-LATIN_ALLOWED = {"JSON", "GeoJSON", "Excel"}
+LATIN_ALLOWED = {"JSON", "GeoJSON", "GeoPackage", "Excel"}
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")  # ideographs and full-width punctuation
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 

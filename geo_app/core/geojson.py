@@ -6,7 +6,8 @@ rounded to a fixed precision (7 decimals is about 1 cm) so payloads stay small a
 
 from __future__ import annotations
 
-from typing import Iterable
+import json
+from typing import Iterable, Iterator
 
 import numpy as np
 import shapely
@@ -16,6 +17,7 @@ from ..storage import Feature
 from .geodesy import transform_geometry, wgs84_to_gcj02
 
 DEFAULT_PRECISION = 7
+MAX_PRECISION = 15  # decimals of a degree; beyond this a double has no more digits to give
 # Output coordinate systems. GCJ-02 is for Amap (高德) basemaps and tools, whose tiles are drawn in
 # it: WGS84 overlays would sit ~540 m off their streets there.
 COORDINATE_SYSTEMS = ("wgs84", "gcj02")
@@ -109,6 +111,94 @@ def _mappings(geoms: np.ndarray) -> list[dict | None]:
         if geoms[row] is not None:
             out[row] = shapely.geometry.mapping(geoms[row])
     return out
+
+
+def check_precision(value, name: str = "precision") -> int:
+    """Decimals of a degree to keep (7 is about 1 cm, 6 about 10 cm, 5 about 1 m), or a 400."""
+    try:
+        precision = int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"{name} must be a whole number of decimals, got {value!r}", parameter=name) from None
+    if not 1 <= precision <= MAX_PRECISION:
+        raise InvalidParameter(f"{name} must be between 1 and {MAX_PRECISION}, got {precision}", parameter=name)
+    return precision
+
+
+def prepare_geometries(geoms, precision: int = DEFAULT_PRECISION, coords: str = "wgs84") -> np.ndarray:
+    """Geometries as they leave the server: shifted to GCJ-02 on request, exteriors counter-clockwise
+    and holes clockwise (RFC 7946), rounded to `precision` decimals. Every export format takes its
+    coordinates from here, so a CSV and a GeoJSON of the same estates agree to the last digit."""
+    return _prepare(np.asarray(geoms, dtype=object), precision, coords)
+
+
+# Stands in for each geometry while the properties are encoded in one json call, then is replaced
+# by the geometry's GEOS-written text: one C-level pass per page instead of a call per feature.
+# A NUL can sit in stored text, so the split is checked and falls back when a value contains it.
+_SENTINEL = "\x00geometry"
+_SENTINEL_JSON = json.dumps(_SENTINEL)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False,
+                           allow_nan=False).encode
+
+
+def encode_features(ids: list, properties: list[dict], geoms: np.ndarray, with_bbox: bool = False) -> str:
+    """Features as GeoJSON text, comma-separated (the inside of a `features` array).
+
+    `geoms` must come from `prepare_geometries`; Chinese text stays UTF-8, not \\u escapes.
+    """
+    if not len(ids):
+        return ""
+    texts = shapely.to_geojson(geoms).tolist()
+    texts = ["null" if t is None else t for t in texts]
+    features = [{"type": "Feature", "id": i, "properties": p, "geometry": _SENTINEL} for i, p in zip(ids, properties)]
+    if with_bbox:
+        for feature, box, g in zip(features, shapely.bounds(geoms).tolist(), geoms):
+            if g is not None and not g.is_empty:
+                feature["bbox"] = box
+    parts = _ENCODE(features)[1:-1].split(_SENTINEL_JSON)
+    if len(parts) != len(texts) + 1:  # a property held the sentinel: encode the slow, sure way
+        for feature, text in zip(features, texts):
+            feature["geometry"] = json.loads(text)
+        return _ENCODE(features)[1:-1]
+    return "".join(piece for pair in zip(parts, texts) for piece in pair) + parts[-1]
+
+
+def stream_feature_collection(pages: Iterable[tuple[list, list[dict], np.ndarray]], *, precision: int = DEFAULT_PRECISION,
+                              coords: str = "wgs84", with_bbox: bool = False, **members) -> Iterator[str]:
+    """A FeatureCollection as text pieces, one per page of (ids, properties, raw geometries), so that
+    any number of features streams in bounded memory.
+
+    With `with_bbox`, each feature gets its `bbox` and the collection's comes last (RFC 7946 lets
+    members come in any order; at the start it would need a second pass over the data). No `crs`
+    member: RFC 7946 removed it. In GCJ-02 the collection says so (`coordinateSystem`).
+    """
+    if coords != "wgs84":
+        members = {**members, "coordinateSystem": "GCJ-02"}
+    head = _ENCODE({"type": "FeatureCollection", **members, "features": []})
+    yield head[:-2]  # up to and including "features":[
+    extent, separator = None, ""
+    for ids, properties, geoms in pages:
+        prepared = prepare_geometries(geoms, precision, coords)
+        text = encode_features(ids, properties, prepared, with_bbox)
+        if text:
+            yield separator + text
+            separator = ","
+        if with_bbox:
+            extent = _union_bounds(extent, prepared)
+    tail = "]"
+    if with_bbox and extent is not None:
+        tail += ',"bbox":' + _ENCODE(extent)
+    yield tail + "}\n"
+
+
+def _union_bounds(extent: list | None, geoms: np.ndarray) -> list | None:
+    boxes = shapely.bounds(geoms)
+    boxes = boxes[~np.isnan(boxes).any(axis=1)]
+    if not len(boxes):
+        return extent
+    box = [*boxes[:, :2].min(axis=0).tolist(), *boxes[:, 2:].max(axis=0).tolist()]
+    if extent is None:
+        return box
+    return [min(extent[0], box[0]), min(extent[1], box[1]), max(extent[2], box[2]), max(extent[3], box[3])]
 
 
 def _prepare(geoms: np.ndarray, precision: int, coords: str) -> np.ndarray:

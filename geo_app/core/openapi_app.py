@@ -126,6 +126,7 @@ def app_paths(layers: dict[str, LayerDef]) -> dict:
                                                     "Point"]}, "coordinates": {"type": "array"}}},
                                    "buffer_m": {"type": "number", "minimum": 0, "maximum": 5000},
                                    "coords": {"type": "string", "enum": ["wgs84", "gcj02"]}}}),
+        "/api/export/{layer}": _export_operation(layers),
         "/api/openapi.json": _get("openapi", "This OpenAPI document", "Service", [], JSON, {"type": "object"},
                                   errors=()),
         "/api/docs": _get("api_docs", "This document in Swagger UI", "Service", [], "text/html",
@@ -135,6 +136,37 @@ def app_paths(layers: dict[str, LayerDef]) -> dict:
         "/dashboard.xlsx": _get("dashboard_xlsx", "The dashboard's tables as an Excel workbook", "Pages",
                                 [*estate_filters(), LANG], XLSX, {"type": "string", "format": "binary"}),
     }
+
+
+def _export_operation(layers: dict[str, LayerDef]) -> dict:
+    """GET /api/export/{layer}: one layer as a file in any export format (core/export)."""
+    from .export import FORMATS
+
+    params = [
+        _path("layer", "the layer", {"type": "string", "enum": list(layers)}), *estate_filters(),
+        _q("ids", "feature ids, comma-separated (at most 10,000)", {"type": "string"}),
+        _q("within_office", "a street office's code: the estates inside it by geometry", {"type": "string"}),
+        _q("format", "file format", {"type": "string", "enum": list(FORMATS), "default": "geojson"}),
+        COORDS,
+        _q("bbox_coords", "coordinates of bbox: wgs84 (default) or gcj02 (a view over Amap tiles)",
+           {"type": "string", "enum": ["wgs84", "gcj02"]}),
+        _q("precision", "decimals of a degree, 1-15 (default 7, about 1 cm)",
+           {"type": "integer", "minimum": 1, "maximum": 15}),
+        _q("with_bbox", "1: GeoJSON bbox on each feature and the collection", {"type": "string", "enum": ["0", "1"]}),
+        _q("csv_geometry", "CSV geometry: wkt (default) or centroid lon/lat",
+           {"type": "string", "enum": ["wkt", "centroid"]}),
+        _q("headers", "CSV/Excel column titles: field (names, default), zh or en (labels)",
+           {"type": "string", "enum": ["field", "zh", "en"]}),
+        LANG,
+    ]
+    operation = _get("api_export", "A layer as a file (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV, Excel), "
+                     "filtered as the map filters, streamed", "Export", params, GEOJSON, {"type": "object"},
+                     # 401/403: a layer with a read_role (inspections) for those below it.
+                     ("400", "401", "403", "404") if any(d.read_role for d in layers.values()) else ("400", "404"))
+    content = operation["get"]["responses"]["200"]["content"]
+    for f in FORMATS.values():
+        content.setdefault(f.media_type.split(";")[0], {"schema": {"type": "string", "format": "binary"}})
+    return operation
 
 
 def app_schemas() -> dict:

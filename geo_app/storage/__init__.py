@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..layers import LayerDef
-from .base import Feature, FeatureQuery, Measure, Store, Writer
+from .base import Feature, FeatureQuery, FeatureRows, Measure, Store, Writer
 
-__all__ = ["Feature", "FeatureQuery", "Measure", "Store", "Writer", "open_store"]
+__all__ = ["Feature", "FeatureQuery", "FeatureRows", "Measure", "Store", "Writer", "open_store"]
 
 
 def open_store(url: str, layers: dict[str, LayerDef]) -> Store:

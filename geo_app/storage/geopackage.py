@@ -86,6 +86,18 @@ def _register_functions(con: sqlite3.Connection) -> None:
     con.create_function("geo_app_intersects_wkb", 2, _intersects_wkb, deterministic=True)
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to a GeoPackage file (created when absent) with the SQL functions its R-tree
+    triggers call: autocommit mode, so callers open their transactions explicitly."""
+    try:
+        con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open GeoPackage {path}: {exc}") from None
+    _register_functions(con)
+    con.execute("PRAGMA busy_timeout = 30000")
+    return con
+
+
 @functools.lru_cache(maxsize=64)
 def _prepared(wkb: bytes):
     """The query geometry, parsed and prepared once per distinct query, not once per row."""
@@ -119,9 +131,8 @@ def _intersects_box(blob, minx, miny, maxx, maxy) -> int:
 class GeoPackageStore(GeoPackageSpatial, Store):
     """The embedded store: one GeoPackage file."""
 
-    plain_values = True  # SQLite hands back str, int, float, bytes or None
-
     placeholder = "?"
+    plain_values = True  # sqlite3 returns int, float, str, bytes or None, exactly what _plain keeps
 
     def __init__(self, path: str | Path, layers: dict[str, LayerDef]):
         super().__init__(layers)
@@ -152,13 +163,7 @@ class GeoPackageStore(GeoPackageSpatial, Store):
         yield con
 
     def _open_connection(self) -> sqlite3.Connection:
-        try:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open GeoPackage {self.path}: {exc}") from None
-        _register_functions(con)
-        con.execute("PRAGMA busy_timeout = 30000")
-        return con
+        return connect(self.path)
 
     def close(self) -> None:
         """Close every thread's connection (they reopen lazily if the store is used again)."""

@@ -61,10 +61,11 @@ def has_meta(con: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def create_core_tables(con: sqlite3.Connection) -> None:
-    """The GeoPackage metadata tables, the WGS84 CRS and the store's own meta table."""
+def create_core_tables(con: sqlite3.Connection, store_meta: bool = True) -> None:
+    """The GeoPackage metadata tables, the WGS84 CRS and (unless `store_meta` is False: an exported
+    file is data, not a store) the store's own meta table."""
     for statement in _CORE_DDL.split(";"):
-        if statement.strip():
+        if statement.strip() and (store_meta or "geo_app_meta" not in statement):
             con.execute(statement)
     srs_rows = [
         ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
@@ -73,12 +74,14 @@ def create_core_tables(con: sqlite3.Connection) -> None:
          "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
     ]
     con.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", srs_rows)
+    con.execute("INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
+                "'http://www.geopackage.org/spec/#extension_schema', 'read-write')")
+    if not store_meta:
+        return
     con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
                 "VALUES ('geo_app_meta', 'attributes', 'geo_app_meta', 'geo_app store metadata (revision)')")
     con.execute("INSERT OR IGNORE INTO geo_app_meta VALUES ('revision', '0')")
     con.execute("INSERT OR IGNORE INTO geo_app_meta VALUES ('schema_version', '1')")
-    con.execute("INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
-                "'http://www.geopackage.org/spec/#extension_schema', 'read-write')")
 
 
 def ensure_layer(con: sqlite3.Connection, layer: LayerDef) -> None:

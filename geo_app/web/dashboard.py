@@ -19,6 +19,7 @@ from ..storage import FeatureQuery, Measure
 from . import get_config, get_store
 from .downloads import content_disposition
 from .i18n import current_locale
+from .export import FILTER_PARAMETERS as EXPORT_FILTERS
 from .params import parse_estate_filters
 
 bp = Blueprint("dashboard", __name__)
@@ -54,6 +55,9 @@ def dashboard():
         filter_summary=describe_filters(query, locale),
         as_of=get_config().as_of,
         xlsx_url=url_for("dashboard.dashboard_xlsx", **request.args.to_dict(flat=False)),
+        # The filtered estates themselves, for QGIS: the export takes the same filters.
+        export_url=url_for("export.export_layer", layer="estates", format="gpkg",
+                           **{k: v for k, v in request.args.to_dict(flat=False).items() if k in EXPORT_FILTERS}),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 from ..domain import RENOVATION_ITEMS, RENOVATION_STATUS
@@ -93,3 +94,19 @@ def parse_estate_filters(args: Mapping) -> FeatureQuery:
         text={"name": parse_text(args, "q")},
         bbox=parse_bbox(args),
     )
+
+
+MAX_IDS = 10_000
+
+
+def parse_export_filters(args: Mapping) -> tuple[FeatureQuery, str | None]:
+    """An export's filters: the map's (`parse_estate_filters`, so "export what I see" selects what
+    the map shows) plus `ids` (comma-separated feature ids) and `within_office` (a street office
+    code: estates belonging to it by geometry). Returns (query, office code or None)."""
+    query = parse_estate_filters(args)
+    ids = parse_int_list(args, "ids", 1, 2**63 - 1)
+    if ids is not None and len(ids) > MAX_IDS:
+        raise InvalidParameter(f"ids: at most {MAX_IDS:,} ids, got {len(ids):,}", parameter="ids")
+    if ids is not None:
+        query = dataclasses.replace(query, ids=tuple(ids))
+    return query, parse_text(args, "within_office")

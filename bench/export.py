@@ -1,0 +1,233 @@
+"""Issue 5: exporting the generated estates, geo_app beside `ogr2ogr` in the same run.
+
+For each backend (GeoPackage file, PostGIS) the estates are loaded once into a store of their own,
+then exported whole to GeoJSON and to GeoPackage three ways:
+
+- **CLI**: `python -m geo_app export --format F -o FILE` in a fresh process (the core, as a user
+  runs it), timed from start to exit;
+- **HTTP**: `GET /api/export/estates?format=F` from `geo_app serve` (waitress, started fresh for
+  each format so that its peak memory belongs to that export) on 127.0.0.1, read to the end; the
+  time to the first byte is noted;
+- **peer**: `ogr2ogr` (Debian's GDAL) doing the same conversion from the same store: the same
+  GeoPackage file, or the same PostGIS table (`PG:` driver); GeoJSON with `-lco RFC7946=YES`.
+
+Peak memory is the resident set's high-water mark of the process doing the work: `/usr/bin/time
+-v`'s "Maximum resident set size" for the CLI and ogr2ogr, `VmHWM` of the server process (read from
+/proc after the export; it includes the server's start, which is the honest figure for a server).
+Every output is read back with pyogrio and its feature count compared with the store's.
+
+    python bench/run.py --export-only --n 200000
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
+
+import generate  # noqa: E402
+from ogc import Server, free_port  # noqa: E402
+from timing import Row, format_table  # noqa: E402
+
+from geo_app.storage import open_store  # noqa: E402
+from geo_app.storage.postgis import split_url  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/geo_app_test?schema=bench5"
+FORMATS = {"geojson": ("GeoJSON", ["-lco", "RFC7946=YES"]), "gpkg": ("GPKG", [])}
+TIME = "/usr/bin/time"
+
+
+def timed(argv: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB, stderr) of a command run under /usr/bin/time -v."""
+    t0 = time.perf_counter()
+    result = subprocess.run([TIME, "-v", *argv], env={**os.environ, **(env or {})}, cwd=ROOT, stdout=stdout,
+                            stderr=subprocess.PIPE, text=True, timeout=1800)
+    wall = time.perf_counter() - t0
+    if result.returncode:
+        own = result.stderr.split("\tCommand being timed:")[0].strip()  # the command's, not time's
+        raise RuntimeError(f"{' '.join(argv[:4])} failed: {own[-600:]}")
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
+    return wall, peak_kb / 1024, result.stderr
+
+
+def features_in(path: Path) -> int:
+    return pyogrio.read_info(path)["features"]
+
+
+def ogr_source(backend: str, store_url: str, gpkg: Path | None) -> list[str]:
+    if backend == "geopackage":
+        return [str(gpkg)]
+    conninfo, schema = split_url(store_url)
+    parts = urllib.parse.urlsplit(conninfo)
+    pg = (f"PG:dbname={parts.path.lstrip('/')} host={parts.hostname} port={parts.port or 5432} "
+          f"user={parts.username or 'postgres'} active_schema={schema}")
+    return [pg]
+
+
+def run_cli(fmt: str, store_url: str, data_dir: Path, out: Path) -> tuple[float, float]:
+    env = {"GEO_APP_DATABASE_URL": store_url, "GEO_APP_DATA_DIR": str(data_dir)}
+    wall, peak, _ = timed([sys.executable, "-m", "geo_app", "export", "--format", fmt, "-o", str(out)], env)
+    return wall, peak
+
+
+def run_peer(fmt: str, backend: str, store_url: str, gpkg: Path | None, out: Path) -> tuple[float, float]:
+    driver, options = FORMATS[fmt]
+    out.unlink(missing_ok=True)
+    wall, peak, _ = timed(["ogr2ogr", "-f", driver, *options, str(out), *ogr_source(backend, store_url, gpkg),
+                           "estates"])
+    return wall, peak
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def run_http(fmt: str, store_url: str, data_dir: Path, out: Path, log_dir: Path) -> tuple[float, float, float | None]:
+    """(seconds for the whole download, seconds to the first byte, server peak RSS MB)."""
+    port = free_port()
+    server = Server("geo_app serve", [sys.executable, "-m", "geo_app", "serve", "--port", str(port), "--threads", "4"],
+                    {"GEO_APP_DATABASE_URL": store_url, "GEO_APP_DATA_DIR": str(data_dir)}, port,
+                    ready_path="/api/health")
+    server.start(log_dir)
+    try:
+        if not server.wait_ready():
+            raise RuntimeError(f"geo_app serve did not start: {server.error}")
+        t0 = time.perf_counter()
+        first = None
+        with urllib.request.urlopen(f"{server.base}/api/export/estates?format={fmt}", timeout=600) as response, \
+                open(out, "wb") as f:
+            while block := response.read(1 << 20):
+                if first is None:
+                    first = time.perf_counter() - t0
+                f.write(block)
+        total = time.perf_counter() - t0
+        return total, first or total, vm_hwm_mb(server.proc.pid)
+    finally:
+        server.stop()
+
+
+def bench_backend(backend: str, data, layers, args, tmp: Path) -> list[Row]:
+    """Load the estates into a store of this backend, then every export and its peer."""
+    data_dir = tmp / backend
+    data_dir.mkdir()
+    gpkg = data_dir / "store.gpkg" if backend == "geopackage" else None
+    store_url = f"gpkg://{gpkg}" if gpkg else args.export_pg_url
+    store = open_store(store_url, layers)
+    rows: list[Row] = []
+    try:
+        store.drop()
+        store.initialise()
+        t0 = time.perf_counter()
+        generate.write(store, data.offices, data.estates, args.batch_size)
+        print(f"export/{backend}: loaded {len(data.estates):,} estates in {time.perf_counter() - t0:.0f} s", flush=True)
+        if backend == "postgis":
+            _vacuum_analyze(store_url)
+        store.checkpoint()
+        expected = store.count("estates")
+        for fmt in args.export_formats.split(","):
+            rows += bench_format(fmt, backend, store_url, gpkg, data_dir, expected, args, tmp)
+    finally:
+        if backend == "postgis":
+            store.drop()
+        store.close()
+    return rows
+
+
+def bench_format(fmt: str, backend: str, store_url: str, gpkg: Path | None, data_dir: Path, expected: int, args,
+                 tmp: Path) -> list[Row]:
+    label = FORMATS[fmt][0]
+    cli, http, peer = [], [], []
+    for i in range(max(1, args.export_repeat)):  # ours and the peer alternate: noise hits both
+        ours_out, peer_out, http_out = (tmp / f"{backend}-{name}.{fmt}" for name in ("cli", "peer", "http"))
+        cli.append(run_cli(fmt, store_url, data_dir, ours_out))
+        peer.append(run_peer(fmt, backend, store_url, gpkg, peer_out))
+        http.append(run_http(fmt, store_url, data_dir, http_out, tmp))
+        counts = {name: features_in(path) for name, path in (("cli", ours_out), ("http", http_out), ("ogr2ogr", peer_out))}
+        if set(counts.values()) != {expected}:
+            raise RuntimeError(f"{backend} {fmt}: feature counts {counts}, store {expected}")
+        sizes = {name: path.stat().st_size / 1e6 for name, path in (("ours", ours_out), ("ogr2ogr", peer_out))}
+        for path in (ours_out, peer_out, http_out):
+            path.unlink()
+    median = lambda values: float(np.median(values))  # noqa: E731
+    peer_s, peer_mb = median([p[0] for p in peer]), median([p[1] for p in peer])
+    n = len(cli)
+    note = f"{expected:,} features, same count read back from all three; files {sizes['ours']:.0f} MB vs {sizes['ogr2ogr']:.0f} MB"
+    return [
+        Row(backend, f"{label} via CLI", median([c[0] for c in cli]), peer=peer_s, samples=n,
+            note="python -m geo_app export, process start to exit; " + note),
+        Row(backend, f"{label} over HTTP", median([h[0] for h in http]), peer=peer_s, samples=n,
+            note=f"first byte after {median([h[1] for h in http]) * 1e3:,.0f} ms; peer: ogr2ogr"),
+        Row(backend, f"{label} peak RSS, CLI", median([c[1] for c in cli]), "size", peer=peer_mb, samples=n,
+            note="/usr/bin/time -v, whole process"),
+        Row(backend, f"{label} peak RSS, server", median([h[2] or np.nan for h in http]), "size", peer=peer_mb,
+            samples=n, note="VmHWM of geo_app serve after the export (start-up included)"),
+    ]
+
+
+def _vacuum_analyze(url: str) -> None:
+    import psycopg
+
+    conninfo, schema = split_url(url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for table in ("estates", "street_offices"):
+            conn.execute(f'VACUUM ANALYZE "{schema}"."{table}"')
+
+
+def unavailable() -> str | None:
+    for tool in ("ogr2ogr", TIME):
+        if not shutil.which(tool):
+            return f"{tool} not found (Debian packages gdal-bin, time)"
+    return None
+
+
+def run_section(data, layers, args, backends: list[str]) -> list[Row]:
+    """Every backend's export rows; a backend that cannot run gets a row saying why."""
+    import tempfile
+
+    from run import postgis_unreachable
+
+    reason = unavailable()
+    if reason:
+        return [Row("export", "skipped", None, note=reason)]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="geo_app_bench_export_") as tmp:
+        for backend in backends:
+            if backend == "postgis" and (why := postgis_unreachable(args.export_pg_url)):
+                rows.append(Row("postgis", "skipped", None, note=why))
+                continue
+            t0 = time.perf_counter()
+            rows += bench_backend(backend, data, layers, args, Path(tmp))
+            print(f"export/{backend}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
+    return rows
+
+
+def print_section(rows: list[Row]) -> None:
+    print("Export of every estate (issue 5): geo_app beside ogr2ogr doing the same conversion from the same store")
+    print(format_table(rows, peer="ogr2ogr"))
+    print("ours/peer: time (or memory) over ogr2ogr's; the goals are <= 1.3x over HTTP and < 300 MB.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--export", action="store_true", help="also run the export section (issue 5)")
+    parser.add_argument("--export-only", action="store_true", help="run only the export section")
+    parser.add_argument("--export-repeat", type=int, default=1, help="runs per export (median)")
+    parser.add_argument("--export-formats", default="geojson,gpkg", help="comma-separated: geojson,gpkg")
+    parser.add_argument("--export-pg-url", default=DEFAULT_PG_URL,
+                        help="PostGIS store for the export section; its schema is dropped")
+
