@@ -329,7 +329,8 @@ def test_xlsx_keeps_formula_like_text_as_text(store, tmp_path, layers):
     _job, path = write(store, tmp_path, args={"format": "xlsx"})
     sheet = openpyxl.load_workbook(path)[store.layers["estates"].title_zh]
     header = [c.value for c in sheet[1]]
-    assert header[-2:] == ["lon", "lat"] and sheet.cell(2, header.index("name") + 1).data_type == "s"
+    assert header[-3:] == ["lon", "lat", "wkt"] and sheet.cell(2, header.index("name") + 1).data_type == "s"
+    assert sheet.cell(2, header.index("wkt") + 1).value.startswith("MULTIPOLYGON (((")  # importable back
     assert sheet.cell(2, header.index("name") + 1).value == "=1+1"
     assert sheet.cell(2, header.index("address") + 1).value == "路口"
 

@@ -1,4 +1,5 @@
-"""Attribute tables: CSV (geometry as WKT or centroid lon/lat) and Excel .xlsx (with centroid).
+"""Attribute tables: CSV (geometry as WKT or centroid lon/lat) and Excel .xlsx (centroid, and WKT
+for polygons).
 
 Columns are `id`, the layer's fields in order, then the geometry: `wkt`, or `lon`/`lat` of the
 centroid (`wkt_gcj02`, `lon_gcj02`/`lat_gcj02` in GCJ-02, so the coordinate system travels with
@@ -25,13 +26,14 @@ EXCEL_MAX_ROWS = 1_048_576 - 1  # a sheet's rows, less the header
 # A cell starting with one of these is a formula to Excel (CSV injection, OWASP): such text gets a
 # leading apostrophe, which Excel shows as "text" and hides.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_CELL_MAX = 32_767  # characters in one cell (Excel's limit)
 _GEOMETRY_LABELS = {"wkt": ("WKT", "WKT"), "lon": ("经度", "Longitude"), "lat": ("纬度", "Latitude")}
 
 
 def geometry_columns(options: ExportOptions, kind: str) -> list[str]:
     """The geometry columns' names: `wkt` or `lon`, `lat`, suffixed with the coordinate system
     when it is not WGS84."""
-    names = ["wkt"] if kind == "wkt" else ["lon", "lat"]
+    names = {"wkt": ["wkt"], "centroid": ["lon", "lat"], "centroid+wkt": ["lon", "lat", "wkt"]}[kind]
     return [n if options.coords == "wgs84" else f"{n}_{options.coords}" for n in names]
 
 
@@ -50,6 +52,12 @@ def _geometry_values(geoms: np.ndarray, options: ExportOptions, kind: str) -> li
     prepared = prepare_geometries(geoms, options.precision, options.coords)
     if kind == "wkt":
         return [shapely.to_wkt(prepared, rounding_precision=options.precision, trim=True).tolist()]
+    if kind == "centroid+wkt":
+        # Excel holds at most 32,767 characters in a cell: a longer shape (a district's outline) is
+        # left out rather than cut into invalid WKT; its centroid is still there.
+        wkt = [w if len(w) <= EXCEL_CELL_MAX else None
+               for w in shapely.to_wkt(prepared, rounding_precision=options.precision, trim=True).tolist()]
+        return [*_geometry_values(geoms, options, "centroid"), wkt]
     # The centroid of the lon/lat shape: for an estate (or even a district) it lies within a
     # metre of the centroid in a local projection, since a centroid follows affine maps.
     xy = shapely.get_coordinates(shapely.centroid(prepared)) if len(prepared) else np.empty((0, 2))
@@ -92,13 +100,15 @@ def write_xlsx(pages: Iterable[FeatureRows], layer: LayerDef, options: ExportOpt
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_sheet_title(layer.title_zh))
     sheet.freeze_panes = "A2"
-    titles = header(layer, options, "centroid")
+    # Polygons and lines also get their WKT, so the sheet can be imported back (geo-app import).
+    kind = "centroid" if layer.geometry_type in ("Point", "MultiPoint") else "centroid+wkt"
+    titles = header(layer, options, kind)
     for i, title in enumerate(titles):
         sheet.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(title) * 2 + 2))
     sheet.append(titles)
     text_columns = [i + 1 for i, f in enumerate(layer.fields) if f.type == "text"]
     for page in pages:
-        for row in zip(page.ids, *page.columns, *_geometry_values(page.geometries, options, "centroid")):
+        for row in zip(page.ids, *page.columns, *_geometry_values(page.geometries, options, kind)):
             sheet.append(_xlsx_row(sheet, row, text_columns) if text_columns else row)
     notes = workbook.create_sheet("说明 About")
     for key, value in about:

@@ -70,6 +70,9 @@ def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *,
 
 def _dataset_in(files: list[Path], label: str) -> Path:
     datasets = [f for f in files if f.suffix in GIS_SUFFIXES | TABLE_SUFFIXES]
+    shapefiles = [f for f in datasets if f.suffix == ".shp"]
+    if len(shapefiles) == 1:  # tables beside one Shapefile are its notes (an export's fields.csv)
+        datasets = shapefiles
     shapefile_parts = [f for f in files if f.suffix in (".dbf", ".shx")]
     if not datasets and shapefile_parts:
         raise ImportRefused(f"{label}: the archive holds a .dbf/.shx but no .shp geometry file")
