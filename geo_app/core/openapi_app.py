@@ -53,7 +53,7 @@ def _get(operation_id: str, summary: str, tag: str, params: list, media: str, sc
          errors=("400",), method: str = "get", body: dict | None = None) -> dict:
     responses = {"200": {"description": summary, "content": {media: {"schema": schema}}}}
     for code in errors:
-        name = {"400": "BadRequest", "404": "NotFound"}[code]
+        name = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound"}[code]
         # Outside /api and /ogcapi an error is a page, not JSON (geo_app/web/errors.py).
         page = not operation_id.startswith(("api", "openapi"))
         responses[code] = PAGE_ERROR if page else {"$ref": f"#/components/responses/{name}"}

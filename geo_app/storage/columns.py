@@ -236,6 +236,17 @@ def fill_computed(layer_def: LayerDef, columns: dict[str, np.ndarray], geoms: np
             raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
 
 
+class CheckedColumns(dict):
+    """Columns that have been through `check_column` for this layer already: the importer checks
+    every value to report all problems at once, so the store's own check (`prepare_columns`) takes
+    them as they are instead of checking each value a second time (a fifth of a 200,000-estate
+    import). Geometries are still checked, and columns not given are checked as absent."""
+
+    def __init__(self, layer_def: LayerDef, columns: dict):
+        super().__init__(columns)
+        self.layer_name = layer_def.name
+
+
 def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The store's check before a bulk write: every layer field as a checked object array (absent
     columns are None), geometries of the layer's type, computed fields filled.
@@ -248,10 +259,14 @@ def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str
     n = len(geoms)
     out: dict[str, np.ndarray] = {}
     problems: list[Problem] = []
+    trusted = isinstance(columns, CheckedColumns) and columns.layer_name == layer_def.name
     for f in layer_def.fields:
         if f.computed:
             continue
         values = columns.get(f.name)
+        if trusted and values is not None:
+            out[f.name] = values
+            continue
         out[f.name], found = check_column(f, np.full(n, None, dtype=object) if values is None else values)
         problems += found
     geoms, found = check_geometries(layer_def, geoms)

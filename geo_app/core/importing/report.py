@@ -47,6 +47,8 @@ class ImportReport:
     repaired: int = 0
     refused: int = 0
     seconds: float = 0.0
+    # Seconds per phase: read (file -> columns), place (CRS), check (every value and shape), write.
+    phases: dict = field(default_factory=dict)
     revision: int | None = None
     columns: dict = field(default_factory=dict)  # source column -> layer field ("" = ignored)
     notes: list = field(default_factory=list)
@@ -78,7 +80,13 @@ class ImportReport:
         state = "dry run, nothing written" if self.dry_run and self.ok else (
             "refused, nothing written" if not self.ok else f"written ({self.inserted} new, {self.updated} updated)")
         return (f"{self.file} → {self.layer}: read {self.read:,}, written {self.written:,}, "
-                f"repaired {self.repaired:,}, refused {self.refused:,} in {self.seconds:.1f} s — {state}")
+                f"repaired {self.repaired:,}, refused {self.refused:,} in {self.seconds:.1f} s{self._phase_text()} "
+                f"— {state}")
+
+    def _phase_text(self) -> str:
+        if not self.phases:
+            return ""
+        return " (" + ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.phases.items()) + ")"
 
     def problem_lines(self, limit: int | None = 50) -> list[str]:
         """Problems as text lines, errors first, at most `limit` (None: all)."""
