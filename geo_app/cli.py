@@ -163,7 +163,7 @@ def cmd_import(args, config) -> int:
     (no store, bad configuration)."""
     from pathlib import Path
 
-    from .import_progress import ConsoleProgress
+    from .progress import PhaseProgress
 
     path = Path(args.file)
     if not path.is_file():
@@ -177,7 +177,7 @@ def cmd_import(args, config) -> int:
         max_overlap_share=config.imports.max_overlap_share,
         max_repair_area_change=config.imports.max_repair_area_change)
     store = _open(config)
-    progress = ConsoleProgress()
+    progress = PhaseProgress()
     try:
         if not store.exists():
             print(f"{store.description} does not exist yet: run `geo-app init` first", file=sys.stderr)
