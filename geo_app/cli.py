@@ -11,7 +11,7 @@ from . import cli_accounts, cli_export
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
-from .core.importing import MODES, ImportOptions, ImportRefused, Limits, run_import
+from .core.importing import MODES, ImportRefused, Limits
 from .errors import GeoAppError
 from .frontend import ensure_assets
 from .layers import load_layers
@@ -163,6 +163,7 @@ def cmd_import(args, config) -> int:
     (no store, bad configuration)."""
     from pathlib import Path
 
+    from .core.importing import ImportOptions, run_import
     from .progress import PhaseProgress
 
     path = Path(args.file)

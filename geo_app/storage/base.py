@@ -24,7 +24,6 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import Conflict, InvalidParameter, NotFound, StoreError
 from ..layers import LayerDef
 from .audit import AuditLog, insert_statement, insert_values
-from .columns import prepare_columns
 from .validation import prepare_features
 
 if TYPE_CHECKING:
@@ -392,6 +391,8 @@ class Writer(abc.ABC):
         with the engine's bulk interface. `on_progress(done)` is called as rows are written.
         Returns the number of rows written."""
         layer_def = self.store._layer(layer)
+        from .columns import prepare_columns  # pandas: imported by bulk writers only, not every CLI start
+
         prepared, geoms = prepare_columns(layer_def, columns, geometries)
         if not len(geoms):
             return 0

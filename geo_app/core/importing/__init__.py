@@ -8,8 +8,18 @@ or nothing, returning an `ImportReport` that lists every problem by row/feature 
 
 from .archive import Limits
 from .matching import MODES
-from .pipeline import ImportOptions, NoProgress, Progress, run_import
 from .report import ImportProblem, ImportRefused, ImportReport
+
+_PIPELINE = ("ImportOptions", "NoProgress", "Progress", "run_import")
+
+
+def __getattr__(name: str):
+    # The pipeline (pyogrio, pandas: ~0.3 s) loads when an import runs, not with every CLI command.
+    if name in _PIPELINE:
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Limits", "MODES", "ImportOptions", "ImportProblem", "ImportRefused", "ImportReport", "NoProgress",
            "Progress", "run_import"]
