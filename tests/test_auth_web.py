@@ -512,3 +512,16 @@ def test_passwords_and_tokens_are_not_in_clear_in_postgis(postgis_url, layers):
     finally:
         store.drop()
         store.close()
+
+
+def test_the_header_offers_each_role_its_pages(matrix_app):
+    anonymous = matrix_app.test_client().get("/").get_data(as_text=True)
+    assert 'href="/reports/monthly"' in anonymous and 'href="/inspections"' not in anonymous
+    for role, pages, hidden in [("viewer", ['href="/inspections"'], ['href="/inspect"', 'href="/admin/import/"']),
+                                ("inspector", ['href="/inspections"', 'href="/inspect"'], ['href="/admin/import/"']),
+                                ("admin", ['href="/inspect"', 'href="/admin/import/"', 'href="/admin/users"'], [])]:
+        client = matrix_app.test_client()
+        sign_in(client, role)
+        html = client.get("/").get_data(as_text=True)
+        assert all(link in html for link in pages), role
+        assert not any(link in html for link in hidden), role
