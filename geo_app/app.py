@@ -43,7 +43,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .web import account_api, account_pages, api, assets, auth, compression, dashboard, editing, errors, export
     from .web import i18n, imports, inspect_pages, inspections_api, ogcapi, pages, reports, spatial_api
 
-    # First of all before_request functions: the CSRF check in auth's guard reads the form.
+    # Before any other before_request function: auth's guard reads the form for its CSRF check.
     app.before_request(_request_size_limit)
     i18n.init_app(app)
     errors.init_app(app)
