@@ -47,13 +47,20 @@ def _stripped(series: pd.Series) -> pd.Series:
 
 def null_mask(values: np.ndarray) -> np.ndarray:
     """True where a value is missing: None, NaN/NaT or blank text."""
+    return _null_and_stripped(values)[0]
+
+
+def _null_and_stripped(values: np.ndarray) -> tuple[np.ndarray, pd.Series | None]:
+    """The null mask and, for object columns, the stripped text (NaN where a cell is not text),
+    which the text conversion reuses: stripping 200,000 cells twice was a tenth of an import."""
     if values.dtype.kind in "iub":
-        return np.zeros(len(values), dtype=bool)
+        return np.zeros(len(values), dtype=bool), None
     if values.dtype.kind in "fcmM":
-        return pd.isna(values)
+        return pd.isna(values), None
     series = pd.Series(values, dtype=object)
+    stripped = _stripped(series)
     # .str yields NaN for anything that is not text, so only text can be blank here.
-    return series.isna().to_numpy() | _stripped(series).eq("").fillna(False).to_numpy(dtype=bool)
+    return series.isna().to_numpy() | stripped.eq("").fillna(False).to_numpy(dtype=bool), stripped
 
 
 def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
@@ -67,14 +74,18 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> 
     if values.ndim != 1:
         values = np.asarray(list(values), dtype=object)
     out = np.full(len(values), None, dtype=object)
-    null = null_mask(values)
+    null, stripped = _null_and_stripped(values)
     problems: list[Problem] = []
     if f.required:
         problems += [Problem(int(i), f.name, f"field '{f.name}' is required") for i in np.flatnonzero(null)]
     present = np.flatnonzero(~null)
     if not len(present):
         return out, problems
-    converted, bad = _convert(f.type, values[present])
+    if f.type == "text" and stripped is not None and stripped.iloc[present].notna().all():
+        # Every present cell is text: the stripped values are the converted ones.
+        converted, bad = stripped.to_numpy(dtype=object)[present], np.zeros(len(present), dtype=bool)
+    else:
+        converted, bad = _convert(f.type, values[present])
     for i in np.flatnonzero(bad):
         problems.append(Problem(int(present[i]), f.name, f"field '{f.name}' must be {f.type}, got {values[present[i]]!r}"))
     good = present[~bad]
