@@ -231,10 +231,15 @@ def openapi_document(layers: dict[str, LayerDef], host_url: str, routes: set[tup
                  "license": {"name": "MIT"}},
         "servers": [{"url": (host + OGC_PREFIX) if ogc_server else (host or "/")}],
         "tags": [{"name": t} for t in ("Capabilities", "Collections", "Features", "Estates", "Layers",
-                                       "Statistics", "Spatial", "Service", "Pages")],
+                                       "Statistics", "Spatial", "Accounts", "Inspections", "Editing", "Service",
+                                       "Pages")],
         "paths": paths,
         "components": {"parameters": ogc_parameters(), "schemas": {**ogc_schemas(), **app_schemas()},
-                       "responses": responses()},
+                       "responses": responses(),
+                       # API tokens (created on /account or with `geo-app tokens create`), for scripts
+                       # and QGIS; a browser's session cookie works as well.
+                       "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"bearerToken": []}],
     }
 
 

@@ -67,6 +67,14 @@ def _get(operation_id: str, summary: str, tag: str, params: list, media: str, sc
 
 def app_paths(layers: dict[str, LayerDef]) -> dict:
     """Every /api path (and the dashboard pages) the service documents."""
+    paths = _app_paths(layers)
+    # A second method of a path is written as "<path>#<method>" beside the first: merged here.
+    for key in [k for k in paths if "#" in k]:
+        paths[key.split("#")[0]].update(paths.pop(key))
+    return paths
+
+
+def _app_paths(layers: dict[str, LayerDef]) -> dict:
     fc, feature = _schema_ref("FeatureCollection"), _schema_ref("Feature")
     stats = _schema_ref("StatsTable")
     office = _path("code", "the street office's code")
@@ -127,6 +135,7 @@ def app_paths(layers: dict[str, LayerDef]) -> dict:
                                    "buffer_m": {"type": "number", "minimum": 0, "maximum": 5000},
                                    "coords": {"type": "string", "enum": ["wgs84", "gcj02"]}}}),
         "/api/export/{layer}": _export_operation(layers),
+        **_account_and_field_paths(fc, feature),
         "/api/openapi.json": _get("openapi", "This OpenAPI document", "Service", [], JSON, {"type": "object"},
                                   errors=()),
         "/api/docs": _get("api_docs", "This document in Swagger UI", "Service", [], "text/html",
@@ -167,6 +176,50 @@ def _export_operation(layers: dict[str, LayerDef]) -> dict:
     for f in FORMATS.values():
         content.setdefault(f.media_type.split(";")[0], {"schema": {"type": "string", "format": "binary"}})
     return operation
+
+
+def _account_and_field_paths(fc: dict, feature: dict) -> dict:
+    """The signed-in part of /api: who am I, inspections (they name people), the audit log, and the
+    planner's edit. Each answers 401 without a session or an API token (Authorization: Bearer),
+    403 to a smaller role."""
+    signed_in, edits = ("400", "401", "403"), ("400", "401", "403", "404")
+    estate_id = _path("estate_id", "the estate's id", {"type": "integer"})
+    limit = _q("limit", "at most this many (1-10000)", {"type": "integer", "minimum": 1, "maximum": 10000})
+    inspection = {"type": "object", "description": "multipart: `inspection` (JSON with lon, lat, accuracy_m, "
+                  "checklist, progress_estimate_pct, notes, verdict, client_id, device_time) and `photos`"}
+    edit = {"type": "object", "required": ["version", "reason"], "properties": {
+        "version": {"type": "integer", "description": "the version the edit starts from (409 when stale)"},
+        "reason": {"type": "string"}, "properties": {"type": "object"}, "geometry": {"type": "object"},
+        "confirm_overlap": {"type": "boolean"}}}
+    return {
+        "/api/me": _get("api_me", "The caller: user name, role, session or token", "Accounts", [], JSON,
+                        {"type": "object"}, ("401",)),
+        "/api/estates/{estate_id}/inspections": {
+            **_get("api_estate_inspections", "An estate's inspections, newest first (signed in)", "Inspections",
+                   [estate_id, limit], GEOJSON, fc, edits),
+            **_get("api_add_inspection", "Record an inspection (inspector; idempotent by client_id)",
+                   "Inspections", [estate_id], GEOJSON, feature, edits, method="post", body=inspection)},
+        "/api/inspections": _get("api_inspections", "Inspections (signed in)", "Inspections", [
+            _q("estate", "estate ids, comma-separated", {"type": "string"}),
+            _q("inspector", "the inspector's user name", {"type": "string"}),
+            _q("since", "ISO date or time (UTC)", {"type": "string"}), limit, COORDS], GEOJSON, fc, signed_in),
+        "/api/inspections/latest": _get("api_inspections_latest", "Each estate's latest inspection (signed in)",
+                                        "Inspections", [COORDS], GEOJSON, fc, signed_in),
+        "/api/inspections/overdue": _get("api_inspections_overdue", "Estates not inspected in `days` days "
+                                         "(signed in)", "Inspections", [
+            _q("days", "days (1-3650; default inspections.overdue_days)", {"type": "integer", "minimum": 1,
+                                                                           "maximum": 3650}),
+            _q("street_office", "a street office's name", {"type": "string"}), COORDS], GEOJSON, fc, signed_in),
+        "/api/audit": _get("api_audit", "The audit log (planners): who changed what, when, why", "Editing", [
+            _q("format", "csv (UTF-8 with BOM) or json", {"type": "string", "enum": ["csv", "json"]}),
+            _q("estate", "an estate's code", {"type": "string"}), _q("user", "a user name", {"type": "string"}),
+            _q("from", "first day (Beijing time)", {"type": "string", "format": "date"}),
+            _q("to", "last day, inclusive", {"type": "string", "format": "date"})], JSON, {"type": "object"},
+            signed_in),
+        "/api/estates/{estate_id}#patch": _get("api_edit_estate", "Edit an estate (planner): version, reason, "
+                                               "properties and/or geometry", "Editing", [estate_id], GEOJSON,
+                                               feature, edits, method="patch", body=edit),
+    }
 
 
 def app_schemas() -> dict:
