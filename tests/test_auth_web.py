@@ -343,7 +343,8 @@ def test_sign_in_goes_back_to_a_local_page_only(matrix_app):
                                      "next": "/dashboard?batch=2021"})
     assert ok.location == "/dashboard?batch=2021"
     client = matrix_app.test_client()
-    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example",
+                 "/\n/evil.example", " //evil.example"):
         response = client.post("/login", data={"username": "viewer", "password": PASSWORD,
                                                "csrf_token": anonymous_csrf(client), "next": evil})
         assert response.location == "/", evil
@@ -516,8 +517,10 @@ def test_passwords_and_tokens_are_not_in_clear_in_postgis(postgis_url, layers):
 
 def test_the_header_offers_each_role_its_pages(matrix_app):
     anonymous = matrix_app.test_client().get("/").get_data(as_text=True)
-    assert 'href="/reports/monthly"' in anonymous and 'href="/inspections"' not in anonymous
-    for role, pages, hidden in [("viewer", ['href="/inspections"'], ['href="/inspect"', 'href="/admin/import/"']),
+    assert 'href="/reports/monthly"' not in anonymous and 'href="/inspections"' not in anonymous
+    assert matrix_app.test_client().get("/reports/monthly?office=lincheng&month=2021-07&format=xlsx").status_code in (302, 401)
+    for role, pages, hidden in [("viewer", ['href="/inspections"', 'href="/reports/monthly"'],
+                                 ['href="/inspect"', 'href="/admin/import/"']),
                                 ("inspector", ['href="/inspections"', 'href="/inspect"'], ['href="/admin/import/"']),
                                 ("admin", ['href="/inspect"', 'href="/admin/import/"', 'href="/admin/users"'], [])]:
         client = matrix_app.test_client()

@@ -145,6 +145,12 @@ def test_excel_and_pdf_open_and_carry_the_figures(scenario):
 
 
 def test_report_page_and_downloads_over_http(client):
+    assert client.get("/reports/monthly?office=lincheng&month=2021-07").status_code in (302, 401)  # staff only
+    from geo_app.core.accounts import Accounts
+
+    accounts = Accounts(client.application.extensions["geo_app.store"].accounts)
+    with client.session_transaction() as session:  # a signed-in viewer, as the sign-in form would start one
+        session["sid"] = accounts.start_session(accounts.add_user("reader", "viewer", "Reader-Passw0rd-读者"), 1)
     page = client.get("/reports/monthly?office=lincheng&month=2021-07")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -51,9 +51,16 @@ def account_message(exc: AccountError) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only (never `//host` or a full URL)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return url_for("pages.planner_map")
+    """Where to go after signing in: a path on this site only (never `//host` or a full URL).
+
+    Control characters and spaces are refused outright: browsers and Werkzeug drop a tab or a
+    newline, which turns `/\t/evil.example` into `//evil.example`."""
+    home = url_for("pages.planner_map")
+    if not target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return home
     return target
 
 

@@ -12,6 +12,7 @@ from ..domain import RENOVATION_ITEMS
 from ..errors import InvalidParameter
 from ..storage import FeatureQuery
 from . import get_store
+from .auth import require_role
 from .downloads import content_disposition
 from .i18n import current_locale
 from .params import parse_choice
@@ -61,6 +62,7 @@ def _labels(locale: str) -> dict:
 
 
 @bp.get("/reports/monthly")
+@require_role("viewer")  # it names inspectors and quotes their notes: staff only, like the inspections
 def monthly():
     """`office` (code or name), `month` (YYYY-MM, default this month), `format` html | xlsx | pdf."""
     store, locale = get_store(), current_locale()
