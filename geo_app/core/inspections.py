@@ -54,19 +54,20 @@ def parse_submission(estate_id: int, data: dict) -> Submission:
         raise InvalidParameter("checklist must be an object: item code -> done | in_progress | problem",
                                parameter="checklist")
     for code, state in checklist.items():
-        if state not in CHECKLIST_STATES:
+        if not isinstance(state, str) or state not in CHECKLIST_STATES:
             raise InvalidParameter(f"checklist item {str(code)[:40]!r}: state must be one of "
                                    f"{', '.join(CHECKLIST_STATES.codes())}, got {str(state)[:40]!r}",
                                    parameter="checklist")
     verdict = data.get("verdict")
-    if verdict not in INSPECTION_VERDICTS:
+    if not isinstance(verdict, str) or verdict not in INSPECTION_VERDICTS:
         raise InvalidParameter(f"verdict must be one of {', '.join(INSPECTION_VERDICTS.codes())}",
                                parameter="verdict")
     notes = str(data.get("notes") or "").strip()
-    if len(notes) > MAX_NOTES or "\x00" in notes:
+    # Line breaks and tabs are text; other control characters are not (they also break Excel files).
+    if len(notes) > MAX_NOTES or any(ord(ch) < 32 and ch not in "\n\r\t" for ch in notes):
         raise InvalidParameter(f"notes must be at most {MAX_NOTES} characters of text", parameter="notes")
     client_id = data.get("client_id") or None
-    if client_id is not None and not CLIENT_ID.match(str(client_id)):
+    if client_id is not None and not CLIENT_ID.fullmatch(str(client_id)):
         raise InvalidParameter("client_id must be 8-64 letters, digits, '-' or '_'", parameter="client_id")
     return Submission(
         estate_id=int(estate_id), lon=lon, lat=lat, verdict=verdict, checklist=dict(checklist),
@@ -119,10 +120,19 @@ def find_by_client_id(store: Store, client_id: str | None) -> Feature | None:
     return found[0] if found else None
 
 
+def find_earlier(store: Store, client_id: str | None, inspector: str) -> Feature | None:
+    """This inspector's earlier submission under the id (a retry); Conflict when the id is someone
+    else's: their record is never handed back, and this submission is not dropped silently."""
+    earlier = find_by_client_id(store, client_id)
+    if earlier is not None and earlier.properties.get("inspector") != inspector:
+        raise Conflict("client_id was already used by another inspector's submission; send it again with a new id")
+    return earlier
+
+
 def record(store: Store, submission: Submission, inspector: str, photo_ids: list[str]) -> tuple[Feature, bool]:
     """Store the inspection once: (the record, True) — or (the earlier record, False) when the
     phone's client_id was stored before (a retry), in which case nothing new is written."""
-    earlier = find_by_client_id(store, submission.client_id)
+    earlier = find_earlier(store, submission.client_id, inspector)
     if earlier is not None:
         return earlier, False
     estate = store.get("estates", submission.estate_id)

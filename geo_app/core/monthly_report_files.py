@@ -94,7 +94,18 @@ def report_workbook(report: MonthlyReport, texts: dict, labels: dict) -> bytes:
 
 
 def _cell(value):
-    return value if value is not None else "—"
+    """A value for a sheet cell. Text that starts like a formula is stored as text, not evaluated
+    (an inspector's notes must not become a HYPERLINK in the planner's Excel), and control
+    characters the file format forbids are dropped."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith(("=", "+", "-", "@")):
+            return "'" + value  # shown as written; a leading apostrophe is Excel's own "this is text"
+    return value
 
 
 def _fit(sheet) -> None:

@@ -117,7 +117,7 @@ def _display_name(filename: str) -> str:
 
 
 def _checked_id(photo_id: str) -> str:
-    if not PHOTO_ID.match(photo_id or ""):
+    if not PHOTO_ID.fullmatch(photo_id or ""):
         raise NotFound(f"no photo {str(photo_id)[:40]!r}")
     return photo_id
 

@@ -53,7 +53,7 @@ def _uploads() -> Path:
 
 
 def _folder(token: str) -> Path:
-    if not _TOKEN.match(token):
+    if not _TOKEN.fullmatch(token):
         abort(404)
     folder = _uploads() / token
     if not folder.is_dir():
@@ -227,5 +227,5 @@ def _sweep() -> None:
         return
     cutoff = time.time() - SWEEP_AFTER_S
     for folder in root.iterdir():
-        if _TOKEN.match(folder.name) and folder.stat().st_mtime < cutoff:
+        if _TOKEN.fullmatch(folder.name) and folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)

@@ -62,7 +62,7 @@ def submit(estate_id: int):
     data, files = _submission_parts()
     submission = core.parse_submission(estate_id, data)
     store = get_store()
-    earlier = core.find_by_client_id(store, submission.client_id)
+    earlier = core.find_earlier(store, submission.client_id, current_user().username)
     if earlier is not None:
         return jsonify(_encode(earlier)), 200
     core.require_estate(store, estate_id)
