@@ -110,3 +110,13 @@ def test_temporary_files_are_removed_after_a_successful_import(store, tmp_path):
     report = run_import(store, archive, ImportOptions(temp_dir=work))
     assert report.ok and report.inserted == 2
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".kml", ".gpkg", ".geojson"])
+def test_a_gdal_vrt_under_another_name_cannot_read_server_files(store, tmp_path, suffix):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("name,WKT\nTOPSECRET,POINT (117.3 34.8)\n", encoding="utf-8")
+    vrt = tmp_path / f"upload{suffix}"
+    vrt.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="secret"><SrcDataSource>{secret}</SrcDataSource>'
+                   '</OGRVRTLayer></OGRVRTDataSource>', encoding="utf-8")
+    refused(store, vrt, rf"upload\{suffix}: (the content is not|not valid JSON)", tmp_path)

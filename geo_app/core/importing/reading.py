@@ -82,9 +82,29 @@ def _dataset_in(files: list[Path], label: str) -> Path:
     return datasets[0]
 
 
+def _check_content(path: Path, label: str, suffix: str) -> None:
+    """The file must be what its name says before GDAL opens it: GDAL picks its reader by content,
+    so an upload named .kml that holds an OGR VRT would read files on the server (or URLs) and show
+    them in the preview."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if suffix == ".gpkg":
+        ok = head.startswith(b"SQLite format 3\x00")
+    elif suffix == ".shp":
+        ok = head[:4] == b"\x00\x00\x27\x0a"  # the Shapefile file code, 9994 big-endian
+    elif suffix == ".kml":
+        ok = text.startswith(b"<") and b"<kml" in head and b"OGRVRTDataSource" not in head
+    else:  # GeoJSON
+        ok = text.startswith(b"{")
+    if not ok:
+        raise ImportRefused(f"{label}: the content is not {suffix.lstrip('.').upper()} (check the file and its name)")
+
+
 def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encoding: str | None,
               layer_hint: str | None) -> SourceTable:
     notes, options = [], {}
+    _check_content(path, label, suffix)
     if suffix == ".shp":
         if sidecar(path, ".dbf") is None:
             raise ImportRefused(f"{label}: the Shapefile has no .dbf attribute table (zip .shp, .shx, .dbf "
