@@ -9,7 +9,12 @@ then exported whole to GeoJSON and to GeoPackage three ways:
   each format so that its peak memory belongs to that export) on 127.0.0.1, read to the end; the
   time to the first byte is noted;
 - **peer**: `ogr2ogr` (Debian's GDAL) doing the same conversion from the same store: the same
-  GeoPackage file, or the same PostGIS table (`PG:` driver); GeoJSON with `-lco RFC7946=YES`.
+  GeoPackage file, or the same PostGIS table (`PG:` driver); GeoJSON with `-lco RFC7946=YES`;
+- **OGC API peers** (`--export-ogc-peers`, GeoPackage only): pygeoapi (bench/ogc.py's server, in
+  the Debian-Python venv of `--peer-venv`) with its SQLiteGPKG and OGR providers on the same
+  GeoPackage file, `server.limits.max_items` raised to the store's count, answering
+  `/collections/estates/items?f=json&limit=<all>` in one response, read to the end (300 s bound),
+  its feature count read back like the others.
 
 Peak memory is the resident set's high-water mark of the process doing the work: `/usr/bin/time
 -v`'s "Maximum resident set size" for the CLI and ogr2ogr, `VmHWM` of the server process (read from
@@ -37,7 +42,7 @@ import pyogrio
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
 import generate  # noqa: E402
-from ogc import Server, free_port  # noqa: E402
+from ogc import Server, free_port, peer_venv, pygeoapi_server, spatialite_available  # noqa: E402
 from timing import Row, format_table  # noqa: E402
 
 from geo_app.storage import open_store  # noqa: E402
@@ -142,6 +147,8 @@ def bench_backend(backend: str, data, layers, args, tmp: Path) -> list[Row]:
         expected = store.count("estates")
         for fmt in args.export_formats.split(","):
             rows += bench_format(fmt, backend, store_url, gpkg, data_dir, expected, args, tmp)
+        if args.export_ogc_peers:
+            rows += ogc_peer_rows(backend, store_url, gpkg, expected, rows, args, tmp)
     finally:
         if backend == "postgis":
             store.drop()
@@ -178,6 +185,120 @@ def bench_format(fmt: str, backend: str, store_url: str, gpkg: Path | None, data
         Row(backend, f"{label} peak RSS, server", median([h[2] or np.nan for h in http]), "size", peer=peer_mb,
             samples=n, note="VmHWM of geo_app serve after the export (start-up included)"),
     ]
+
+
+OGC_TIMEOUT_S = 300
+
+
+def ogc_peer_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]:
+    """pygeoapi on the same GeoPackage, SQLiteGPKG and OGR providers, allowed to return every feature."""
+    bin_dir, why = peer_venv(args.peer_venv)
+    servers: list[Server] = []
+    if not bin_dir:
+        return [_skipped("pygeoapi", why)]
+    folder = tmp / "ogc_peers"
+    folder.mkdir(exist_ok=True)
+    providers = []
+    if spatialite_available(bin_dir / "python"):
+        providers.append(("pygeoapi/SQLiteGPKG", {"type": "feature", "name": "SQLiteGPKG", "data": str(gpkg),
+                                                  "id_field": "id", "table": "estates"}, None))
+    else:
+        servers.append(_skipped("pygeoapi/SQLiteGPKG", "no mod_spatialite (apt-get install libsqlite3-mod-spatialite)"))
+    # the peer venv has Debian's site packages, osgeo (python3-gdal) among them
+    if subprocess.run([str(bin_dir / "python"), "-c", "from osgeo import ogr"], capture_output=True,
+                      timeout=60).returncode == 0:
+        providers.append(("pygeoapi/OGR", {"type": "feature", "name": "OGR",
+                                           "data": {"source_type": "GPKG", "source": str(gpkg)}, "id_field": "id",
+                                           "layer": "estates", "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+                          None))
+    else:
+        servers.append(_skipped("pygeoapi/OGR", "no osgeo (apt-get install python3-gdal)"))
+    for name, provider, pythonpath in providers:
+        server = pygeoapi_server(name, provider, generate.EXTENT, folder, pythonpath=pythonpath, bin_dir=bin_dir)
+        server.argv[server.argv.index("--timeout") + 1] = str(OGC_TIMEOUT_S + 60)  # gunicorn's worker timeout
+        server.argv[server.argv.index("-w") + 1] = "1"  # one request: one worker, whose memory is the figure
+        _raise_limit(server, expected)
+        servers.append(server)
+    return servers
+
+
+def _skipped(name: str, why: str) -> Server:
+    server = Server(name, [], {}, 0)
+    server.error = why
+    return server
+
+
+def _raise_limit(server: Server, expected: int) -> None:
+    """`server.limits.max_items` up to the store's count, `on_exceed: error` so that a cap cannot pass silently."""
+    import yaml
+
+    config = Path(server.env["PYGEOAPI_CONFIG"])
+    doc = yaml.safe_load(config.read_text())
+    doc["server"]["limits"] = {"default_items": 10, "max_items": expected, "on_exceed": "error"}
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True))
+
+
+def fetch_all(server: Server, expected: int, out: Path) -> tuple[float, float]:
+    """(seconds for the whole response, seconds to the first byte) of items?f=json&limit=<all>."""
+    url = f"{server.base}/collections/estates/items?f=json&limit={expected}"
+    t0 = time.perf_counter()
+    first = None
+    with urllib.request.urlopen(url, timeout=OGC_TIMEOUT_S) as response, open(out, "wb") as f:
+        while block := response.read(1 << 20):
+            if first is None:
+                first = time.perf_counter() - t0
+            f.write(block)
+            if time.perf_counter() - t0 > OGC_TIMEOUT_S:
+                raise TimeoutError(f"over {OGC_TIMEOUT_S} s")
+    total = time.perf_counter() - t0
+    return total, first or total
+
+
+def ogc_peer_rows(backend: str, store_url: str, gpkg: Path | None, expected: int, rows: list[Row], args,
+                  tmp: Path) -> list[Row]:
+    """The OGC API peers answering the whole layer in one GeoJSON response, beside ogr2ogr's GeoJSON time."""
+    if backend != "geopackage":
+        return [Row(backend, "OGC API peers", None, note="not measured on this backend (pygeoapi on GeoPackage only)")]
+    peer_s = next((r.peer for r in rows if r.backend == backend and r.metric == "GeoJSON over HTTP"), None)
+    if peer_s is None:  # GeoJSON not among --export-formats: time ogr2ogr once here
+        out = tmp / f"{backend}-peer-ogc.geojson"
+        peer_s = run_peer("geojson", backend, store_url, gpkg, out)[0]
+        out.unlink()
+    log_dir = tmp / "ogc_logs"
+    log_dir.mkdir(exist_ok=True)
+    result: list[Row] = []
+    for server in ogc_peer_servers(gpkg, expected, args, tmp):
+        metric = f"GeoJSON via {server.name}"
+        if server.error:
+            result.append(Row(backend, metric, None, note=f"not measured: {server.error}"))
+            continue
+        out = tmp / f"{backend}-{server.name.replace('/', '_')}.json"
+        server.start(log_dir)
+        try:
+            if not server.wait_ready():
+                result.append(Row(backend, metric, None, note=f"not measured: {server.error}"))
+                continue
+            try:
+                total, first = fetch_all(server, expected, out)
+            except Exception as exc:  # a timeout or an error answer is the finding: say so on the row
+                result.append(Row(backend, metric, None,
+                                  note=f"failed: {type(exc).__name__}: {str(exc)[:160]}; {server.log_tail(1)[:200]}"))
+                continue
+            workers = server.worker_pids()
+            peaks = [p for p in map(vm_hwm_mb, workers) if p]
+        finally:
+            server.stop()
+        got = features_in(out)
+        size = out.stat().st_size / 1e6
+        out.unlink()
+        if got != expected:
+            raise RuntimeError(f"{server.name}: {got:,} features in one response, store {expected:,}")
+        peak = f", worker peak RSS {max(peaks):,.0f} MB" if peaks else ""
+        print(f"export/{backend}: {server.name} answered {got:,} features in {total:.1f} s", flush=True)
+        result.append(Row(backend, metric, total, peer=peer_s, samples=1,
+                          note=f"items?f=json&limit={expected}: {got:,} features, {size:.0f} MB, first byte after "
+                               f"{first * 1e3:,.0f} ms{peak}; peer: ogr2ogr"))
+    return result
 
 
 def _vacuum_analyze(url: str) -> None:
@@ -230,4 +351,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--export-formats", default="geojson,gpkg", help="comma-separated: geojson,gpkg")
     parser.add_argument("--export-pg-url", default=DEFAULT_PG_URL,
                         help="PostGIS store for the export section; its schema is dropped")
+    parser.add_argument("--export-ogc-peers", action="store_true",
+                        help="also time pygeoapi (SQLiteGPKG, OGR) answering every estate in one GeoJSON response")
 
