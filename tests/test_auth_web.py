@@ -528,3 +528,16 @@ def test_the_header_offers_each_role_its_pages(matrix_app):
         html = client.get("/").get_data(as_text=True)
         assert all(link in html for link in pages), role
         assert not any(link in html for link in hidden), role
+
+
+def test_an_api_token_cannot_mint_tokens_or_change_the_password(matrix_app):
+    accounts = accounts_of(matrix_app)
+    token = accounts.create_token(accounts.user("viewer"), "leaked")[0]
+    client = matrix_app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    minted = client.post("/account/tokens", data={"label": "more"}, headers=headers)
+    assert minted.status_code == 403 and "API" in minted.get_json()["description"]
+    changed = client.post("/account/password", data={"current_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                                    "confirm_password": NEW_PASSWORD}, headers=headers)
+    assert changed.status_code == 403
+    assert len(accounts.tokens(accounts.user("viewer"))) == 1  # only the leaked one

@@ -14,7 +14,7 @@ from flask_babel import gettext, lazy_gettext
 
 from ..core.accounts import ROLES, AccountError, format_time, generate_password
 from ..errors import Conflict, Forbidden, TooManyAttempts, Unauthorized
-from .auth import current_user, get_accounts, public, require_role, sign_in, sign_out
+from .auth import current_user, get_accounts, public, require_role, session_only, sign_in, sign_out
 
 bp = Blueprint("accounts", __name__)
 
@@ -123,6 +123,7 @@ def account():
 
 
 @bp.post("/account/password")
+@session_only
 @require_role("viewer")
 def change_password():
     form = request.form
@@ -140,6 +141,7 @@ def change_password():
 
 
 @bp.post("/account/tokens")
+@session_only
 @require_role("viewer")
 def create_token():
     try:

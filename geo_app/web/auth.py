@@ -101,6 +101,23 @@ def public(view):
     return view
 
 
+def session_only(view):
+    """Only for a person signed in through the form, never an API token: a leaked token must not
+    mint fresh tokens (which would outlive its revocation) or change the password."""
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        current_user()
+        if g.get("geo_app_token") is not None:
+            message = gettext("Sign in with your password for this; an API token cannot do it.")
+            return jsonify({"code": "Forbidden", "description": message}), 403
+        return view(*args, **kwargs)
+
+    for name in ("required_role", "public", "read_only"):  # the markers of the view it wraps
+        if hasattr(view, name):
+            setattr(guarded, name, getattr(view, name))
+    return guarded
+
+
 def read_only(view):
     """A POST that changes nothing (a query with a body too big for a URL): the same access as a
     GET, and no CSRF token needed — a forged cross-site request could not read the answer."""
