@@ -127,6 +127,8 @@ def _convert(f: FieldDef, value):
     if f.type == "text":
         if f.multiple and isinstance(value, (list, tuple)):
             return ",".join(str(v).strip() for v in value)
+        if isinstance(value, (bool, dict, list, tuple, set)):  # not text: never stored as its Python repr
+            raise TypeError
         return str(value).strip()
     if f.type == "integer":
         if isinstance(value, bool):

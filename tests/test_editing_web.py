@@ -271,3 +271,20 @@ def test_saving_the_form_unchanged_changes_nothing(app, users, store):
     response = client.post(f"/estates/{estate.id}/edit", data=data, follow_redirects=True)
     assert "没有任何修改" in response.get_data(as_text=True)
     assert store.audit.count() == 0 and store.get("estates", estate.id).version == 2
+
+
+def test_odd_json_is_a_400_naming_the_field_never_a_500(app, users, store, estate):
+    client = app.test_client()
+    sign_in(client, users["planner"])
+    token = csrf_token(client, estate.id)
+    for body, parameter in [({"version": estate.version, "reason": "x", "properties": [1]}, "properties"),
+                            ({"version": estate.version, "reason": ["x"], "properties": {}}, "reason")]:
+        response = client.patch(f"/api/estates/{estate.id}", json=body, headers={"X-CSRFToken": token})
+        assert response.status_code == 400 and response.get_json()["parameter"] == parameter
+    listed = client.patch(f"/api/estates/{estate.id}", json={"version": estate.version, "reason": "x",
+                                                              "properties": {"name": ["a"]}},
+                          headers={"X-CSRFToken": token})
+    assert listed.status_code == 400 and "name" in listed.get_json()["errors"]
+    assert store.get("estates", estate.id).properties["name"] == estate.properties["name"]
+    assert client.get("/api/audit?to=9999-12-31").status_code == 400
+    assert client.get("/api/estates/" + "9" * 20).status_code == 404

@@ -262,8 +262,13 @@ def test_overdue_lists_estates_never_or_long_ago_inspected(app, store, inspector
     assert client.get("/api/inspections/overdue?days=0").status_code == 400
 
 
-def test_inspection_reads_need_a_signed_in_viewer_even_with_anonymous_viewing(app, estate):
+def test_inspection_reads_need_a_signed_in_viewer_even_with_anonymous_viewing(app, inspector, estate):
+    client, token = inspector
+    assert submit(client, token, estate.id, body(estate)).status_code == 201
     anonymous = app.test_client()
+    # The collection is listed, but its extent (where inspectors stood) is not given away.
+    assert "extent" not in anonymous.get("/ogcapi/collections/inspections?f=json").get_json()
+    assert "extent" in anonymous.get("/ogcapi/collections/estates?f=json").get_json()
     for url in (f"/api/estates/{estate.id}/inspections", "/api/inspections", "/api/inspections/latest",
                 "/api/inspections/overdue", "/ogcapi/collections/inspections/items"):
         assert anonymous.get(url).status_code == 401, url

@@ -149,7 +149,9 @@ class OgcApi:
             description += " — 示例数据 (illustrative)"
         body = {"id": layer.name, "title": layer.title(self.locale), "description": description,
                 "links": links, "itemType": "feature", "crs": crs_uris(), "storageCrs": CRS84}
-        bbox = layer_extent(self.store, layer.name)
+        # A layer with a read_role (inspections) is listed to everyone, so its data extent would
+        # tell anyone where its records were made: left out (its items need the role anyway).
+        bbox = None if layer.read_role else layer_extent(self.store, layer.name)
         if bbox is not None:
             body["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
         return body

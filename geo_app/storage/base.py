@@ -245,6 +245,8 @@ class Store(abc.ABC):
 
     def get(self, layer: str, feature_id: int) -> Feature:
         """One feature by id; NotFound when there is none."""
+        if not -2**63 <= int(feature_id) < 2**63:  # beyond any engine's integer: no such feature
+            raise NotFound(f"{layer} feature {feature_id} not found")
         found = self.features(layer, FeatureQuery(ids=(int(feature_id),)))
         if not found:
             raise NotFound(f"{layer} feature {feature_id} not found")

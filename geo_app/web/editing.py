@@ -238,6 +238,10 @@ def patch_estate(estate_id: int):
     if not isinstance(body, dict):
         raise InvalidParameter("send a JSON object: {\"version\": …, \"reason\": …, \"properties\": {…}}")
     version = _version(body.get("version", _if_match_version()))
+    if not isinstance(body.get("properties") or {}, dict):
+        raise InvalidParameter("properties must be an object: field -> value", parameter="properties")
+    if not isinstance(body.get("reason", ""), str):
+        raise InvalidParameter("reason must be text", parameter="reason")
     geometry = geometry_from_geojson(body["geometry"]) if body.get("geometry") is not None else None
     store = get_store()
     try:
@@ -305,7 +309,7 @@ def _audit_filter(args):
     if args.get("to"):
         try:
             next_day = (dt.date.fromisoformat(args["to"]) + dt.timedelta(days=1)).isoformat()
-        except ValueError:
+        except (ValueError, OverflowError):  # 9999-12-31 has no next day
             raise InvalidParameter(f"to must be a date YYYY-MM-DD, got {args['to']!r}", parameter="to") from None
         until = local_day_start(next_day, "to")
     return audit.audit_filter(layer=LAYER if feature_id is not None else None, feature_id=feature_id,
