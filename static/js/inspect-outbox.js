@@ -77,7 +77,9 @@
   function flush() {
     if (flushing) return flushing;
     flushing = (async () => {
-      const entries = (await all()).filter((e) => e.status === "pending")
+      // Only the signed-in inspector's forms: on a shared phone, another inspector's queued forms
+      // wait for them to sign in again rather than be stored under someone else's name.
+      const entries = (await all()).filter((e) => e.status === "pending" && e.user === window.GeoAppOutbox.user)
         .sort((a, b) => a.created_at.localeCompare(b.created_at));
       for (const entry of entries) {
         const result = await send(entry);
@@ -101,6 +103,7 @@
   setInterval(() => { if (navigator.onLine) flush(); }, RETRY_MS);
 
   window.GeoAppOutbox = {
+    user: null,  // set by the page: whose forms this page may send
     newClientId, put, remove, all, send, flush,
     onChange: (fn) => listeners.push(fn),
     /* Keep the entry on the phone, then try to send it at once. */

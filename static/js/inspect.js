@@ -11,6 +11,7 @@
   const cfg = JSON.parse(document.getElementById("inspect-config").textContent);
   const ui = JSON.parse(document.getElementById("inspect-ui").textContent);
   const outbox = window.GeoAppOutbox;
+  outbox.user = cfg.user;  // the outbox sends only this inspector's forms
   const $ = (id) => document.getElementById(id);
   const lang = cfg.locale === "en" ? "en" : "zh-CN";
   const itemLabel = Object.fromEntries(cfg.labels.items.map((i) => [i.code, i.label]));
@@ -204,7 +205,7 @@
     $("position-status").textContent = ui.sending;
     const entry = {client_id: outbox.newClientId(), url: `${cfg.urls.estate}${state.estate.id}/inspections`,
                    estate_id: state.estate.id, estate_name: data.estateName, inspection: data.inspection,
-                   photos: data.photos};
+                   photos: data.photos, user: cfg.user};
     try {
       const result = await outbox.submit(entry);
       if (result.outcome === "refused") { showError(`${ui.refused}: ${result.message}`); return; }
@@ -230,7 +231,7 @@
   }
 
   async function renderOutbox() {
-    const entries = await outbox.all();
+    const entries = (await outbox.all()).filter((e) => e.user === cfg.user);  // this inspector's own
     const pending = entries.filter((e) => e.status === "pending");
     const badge = $("outbox-badge");
     badge.hidden = !pending.length;
