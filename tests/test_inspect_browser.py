@@ -38,6 +38,7 @@ def server(tmp_path_factory):
     store = app.extensions["geo_app.store"]
     ensure_store(store)
     add_user(app, "wang", "inspector")
+    add_user(app, "zhao", "inspector")
     add_user(app, "li", "planner")
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -85,6 +86,11 @@ def sign_in(page, base, username, next_path):
     page.fill("#password", PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_url(f"{base}{next_path}")
+
+
+def sign_out(page):
+    with page.expect_navigation():
+        page.click("#user-menu form button[type=submit]")
 
 
 def watch_errors(page, context):
@@ -201,6 +207,35 @@ def test_a_form_sent_while_the_network_is_cut_waits_on_the_phone_and_is_sent_whe
     # Only the offline fetch failed; nothing else went wrong and nothing left the app.
     assert [e for e in context.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
     assert context.foreign == []
+    context.close()
+
+
+def test_on_a_shared_phone_a_queued_form_waits_for_its_own_inspector(browser, server):
+    base, store = server
+    estate, inside = lonely_estate(store)
+    context = new_phone(browser, base, inside)
+    page = context.new_page()
+    sign_in(page, base, "wang", "/inspect")
+    page.wait_for_selector(f"#nearby-list .nearby-estate[data-id='{estate.id}']")
+    fill_form(page, estate.id, "王的离线记录")
+    # The submission fails for want of a network (the rest of the page still loads).
+    cut = lambda route: route.abort("internetdisconnected") if route.request.method == "POST" else route.continue_()
+    page.route("**/inspections", cut)
+    page.click("#submit-inspection")
+    page.wait_for_selector("#outbox-badge:not([hidden])")
+    sign_out(page)  # wang signs out, zhao takes the phone
+    sign_in(page, base, "zhao", "/inspect")
+    page.wait_for_selector("#nearby-list .nearby-estate")
+    page.unroute("**/inspections", cut)  # the network is back
+    page.evaluate("window.GeoAppOutbox.flush()")
+    time.sleep(1.5)
+    mine = lambda who: [f for f in store.features("inspections", FeatureQuery.where(inspector=who, with_geometry=False))
+                        if f.properties["notes"] == "王的离线记录"]
+    assert mine("zhao") == [] and mine("wang") == []  # never stored under zhao's name
+    assert page.locator("#outbox-badge").is_hidden()  # and not shown as zhao's
+    sign_out(page)
+    sign_in(page, base, "wang", "/inspect")  # wang is back: his form goes, under his name
+    assert wait_until(lambda: len(mine("wang")) == 1)
     context.close()
 
 
