@@ -228,14 +228,16 @@ def test_on_a_shared_phone_a_queued_form_waits_for_its_own_inspector(browser, se
     page.wait_for_selector("#nearby-list .nearby-estate")
     page.unroute("**/inspections", cut)  # the network is back
     page.evaluate("window.GeoAppOutbox.flush()")
-    time.sleep(1.5)
+    page.wait_for_timeout(1500)  # (through Playwright, so routed requests go through)
     mine = lambda who: [f for f in store.features("inspections", FeatureQuery.where(inspector=who, with_geometry=False))
                         if f.properties["notes"] == "王的离线记录"]
     assert mine("zhao") == [] and mine("wang") == []  # never stored under zhao's name
     assert page.locator("#outbox-badge").is_hidden()  # and not shown as zhao's
     sign_out(page)
     sign_in(page, base, "wang", "/inspect")  # wang is back: his form goes, under his name
-    assert wait_until(lambda: len(mine("wang")) == 1)
+    # Waiting through Playwright (not time.sleep): the context's route handler that lets the POST
+    # through runs only while this thread is inside a Playwright call.
+    assert wait_until(lambda: page.wait_for_timeout(200) or len(mine("wang")) == 1)
     context.close()
 
 
