@@ -8,7 +8,9 @@ server fails the run instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import shutil
 import uuid
 from pathlib import Path
@@ -154,3 +156,17 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app served on a free port of 127.0.0.1 in a thread (for browsers and real clients);
+    yields its base URL and stops the server afterwards."""
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
+from conftest import serving
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.core.demo import ensure_store
@@ -25,10 +24,8 @@ def server(tmp_path_factory):
     app = create_app(config)
     ensure_store(app.extensions["geo_app.store"])
     app.extensions["geo_app.accounts"].add_user("li.planner", "planner", PASSWORD)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture

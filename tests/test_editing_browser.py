@@ -6,13 +6,12 @@ and saves through the JSON API with the CSRF header. Screenshots land in tests/a
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
+from conftest import serving
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.core.accounts import Accounts
@@ -35,10 +34,8 @@ def server(tmp_path_factory):
     store = app.extensions["geo_app.store"]
     ensure_store(store)
     Accounts(store.accounts).add_user("planner_wang", "planner", PASSWORD)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
+    with serving(app) as base:
+        yield base, store
 
 
 @pytest.fixture

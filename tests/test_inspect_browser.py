@@ -7,14 +7,13 @@ Screenshots of the phone page (390x844) land in tests/artifacts/ (or $GEO_APP_TE
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
+from conftest import serving
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.core.demo import ensure_store
@@ -40,10 +39,8 @@ def server(tmp_path_factory):
     add_user(app, "wang", "inspector")
     add_user(app, "zhao", "inspector")
     add_user(app, "li", "planner")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
+    with serving(app) as base:
+        yield base, store
 
 
 def lonely_estate(store):

@@ -7,15 +7,14 @@ must go to the app itself. Screenshots land in tests/artifacts/ (or $GEO_APP_TES
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from pyproj import Geod
 from shapely.geometry import box, mapping
-from werkzeug.serving import make_server
 
+from conftest import serving
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.core.demo import ensure_store
@@ -48,10 +47,8 @@ def server(tmp_path_factory):
         w.insert("estates", [{"properties": {"code": "EVIL", "name": HOSTILE, "street_office": "临城街道",
                                              "status": "planned", "batch": 2021, "households": 1},
                               "geometry": mapping(box(117.30, 34.70, 117.302, 34.702))}])
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
+    with serving(app) as base:
+        yield base, store
 
 
 @pytest.fixture

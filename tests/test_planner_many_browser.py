@@ -8,12 +8,11 @@ far away, and picking a far-away estate still opens it.
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from shapely.geometry import box, mapping
-from werkzeug.serving import make_server
 
+from conftest import serving
 from geo_app import create_app
 from geo_app.config import load_config
 from geo_app.storage import FeatureQuery
@@ -63,10 +62,8 @@ def server(tmp_path_factory):
     with store.transaction() as w:
         w.insert("street_offices", offices)
         w.insert("estates", estates)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", store
-    httpd.shutdown()
+    with serving(app) as base:
+        yield base, store
 
 
 @pytest.fixture

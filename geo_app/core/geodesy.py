@@ -71,6 +71,19 @@ def wgs84_to_gcj02(lon, lat):
     return _shape_like(lon, np.where(inside, lon_a + dlon, lon_a), np.where(inside, lat_a + dlat, lat_a))
 
 
+def _invert(forward, x: np.ndarray, y: np.ndarray, guess_x: np.ndarray, guess_y: np.ndarray):
+    """Solve forward(u, v) = (x, y) by fixed-point iteration u <- u - (forward(u) - x), from a guess,
+    until every step is below 1e-9 degrees (or _INVERSE_MAX_ITER steps)."""
+    u, v = guess_x, guess_y
+    for _ in range(_INVERSE_MAX_ITER):
+        f_x, f_y = forward(u, v)
+        step_x, step_y = f_x - x, f_y - y
+        u, v = u - step_x, v - step_y
+        if np.all(np.abs(step_x) < _INVERSE_TOLERANCE_DEG) and np.all(np.abs(step_y) < _INVERSE_TOLERANCE_DEG):
+            break
+    return u, v
+
+
 def gcj02_to_wgs84(lon, lat):
     """Convert GCJ-02 lon/lat to WGS84 by fixed-point iteration (vectorised).
 
@@ -79,13 +92,7 @@ def gcj02_to_wgs84(lon, lat):
     1e-9 degrees, which makes a WGS84 -> GCJ-02 -> WGS84 round trip exact to well under 1 mm.
     """
     g_lon, g_lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    w_lon, w_lat = g_lon.copy(), g_lat.copy()
-    for _ in range(_INVERSE_MAX_ITER):
-        f_lon, f_lat = wgs84_to_gcj02(w_lon, w_lat)
-        step_lon, step_lat = f_lon - g_lon, f_lat - g_lat
-        w_lon, w_lat = w_lon - step_lon, w_lat - step_lat
-        if np.all(np.abs(step_lon) < _INVERSE_TOLERANCE_DEG) and np.all(np.abs(step_lat) < _INVERSE_TOLERANCE_DEG):
-            break
+    w_lon, w_lat = _invert(wgs84_to_gcj02, g_lon, g_lat, g_lon.copy(), g_lat.copy())
     # Outside the bbox GCJ-02 equals WGS84; decide on the input so the result is exactly unchanged.
     inside = in_china(g_lon, g_lat)
     return _shape_like(lon, np.where(inside, w_lon, g_lon), np.where(inside, w_lat, g_lat))
@@ -110,13 +117,7 @@ def bd09_to_gcj02(lon, lat):
     iteration makes a GCJ-02 -> BD-09 -> GCJ-02 round trip exact to well under 1 mm.
     """
     b_lon, b_lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    g_lon, g_lat = b_lon - 0.0065, b_lat - 0.006
-    for _ in range(_INVERSE_MAX_ITER):
-        f_lon, f_lat = gcj02_to_bd09(g_lon, g_lat)
-        step_lon, step_lat = f_lon - b_lon, f_lat - b_lat
-        g_lon, g_lat = g_lon - step_lon, g_lat - step_lat
-        if np.all(np.abs(step_lon) < _INVERSE_TOLERANCE_DEG) and np.all(np.abs(step_lat) < _INVERSE_TOLERANCE_DEG):
-            break
+    g_lon, g_lat = _invert(gcj02_to_bd09, b_lon, b_lat, b_lon - 0.0065, b_lat - 0.006)
     return _shape_like(lon, g_lon, g_lat)
 
 
