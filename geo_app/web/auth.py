@@ -95,6 +95,12 @@ def require_role(role: str):
     return decorate
 
 
+def deny_unless_layer_readable(layer) -> object | None:
+    """None when the caller may read the layer's features; else the 401/403 answer. A layer with a
+    `read_role` (inspections: they name people) is read only by that role or above."""
+    return _deny_unless(layer.read_role) if layer is not None and layer.read_role else None
+
+
 def public(view):
     """Reachable without signing in even when anonymous viewing is off (the sign-in page)."""
     view.public = True
@@ -112,10 +118,7 @@ def session_only(view):
             return jsonify({"code": "Forbidden", "description": message}), 403
         return view(*args, **kwargs)
 
-    for name in ("required_role", "public", "read_only"):  # the markers of the view it wraps
-        if hasattr(view, name):
-            setattr(guarded, name, getattr(view, name))
-    return guarded
+    return guarded  # functools.wraps carries the wrapped view's markers (required_role …) over
 
 
 def read_only(view):

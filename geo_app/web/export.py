@@ -19,7 +19,7 @@ from ..core.export import Export, parse_export_options
 from ..core.geodesy import gcj02_to_wgs84
 from ..errors import InvalidParameter
 from . import get_store
-from .auth import require_role
+from .auth import deny_unless_layer_readable
 from .downloads import content_disposition
 from .params import parse_choice, parse_export_filters
 
@@ -31,9 +31,8 @@ def _check_read_role():
     """A layer with a `read_role` (inspections: they name people) is exported only to that role or
     above, as the OGC API serves it."""
     layer = get_store().layers.get((request.view_args or {}).get("layer", ""))
-    if layer is not None and layer.read_role:
-        return require_role(layer.read_role)(lambda: None)()  # None when allowed, else 401/403
-    return None
+    return deny_unless_layer_readable(layer)
+
 
 # What selects features (the map's filters and more), then how they are written.
 FILTER_PARAMETERS = {"street_office", "batch", "status", "item", "q", "bbox", "ids", "within_office", "bbox_coords"}
