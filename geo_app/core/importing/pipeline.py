@@ -158,12 +158,11 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
             problems += duplicate_values(columns[f.name], f.name, row_number)
     if "code" in columns:
         problems += code_clashes(store, layer_def.name, columns["code"], replaces, row_number)
-    geoms, found, repaired = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
+    geoms, found, repaired, valid = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
     problems += found
     if layer_def.geometry_type != "Point":
         bad_shape = {p.row for p in found if p.severity == "error"}
-        usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
-        usable &= ~np.isin(np.arange(len(geoms)) + table.first_row, list(bad_shape))
+        usable = valid & ~np.isin(np.arange(len(geoms)) + table.first_row, list(bad_shape))
         stored_ids, stored_geoms = stored_near(store, layer_def.name, geoms[usable])
         problems += overlap_problems(geoms, usable, stored_ids, stored_geoms, replaces,
                                      options.max_overlap_share, row_number)
@@ -207,10 +206,11 @@ def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, rep
     new = replaces < 0
     layer_def = store.layers[layer]
     progress.phase("write", len(replaces))
+    inserted = checked.geometries[new]  # checked by `check_shapes`: the store takes them as they are
     with store.transaction() as writer:
         report.inserted = writer.insert_columns(
-            layer, CheckedColumns(layer_def, {name: column[new] for name, column in checked.columns.items()}),
-            checked.geometries[new], on_progress=progress.advance)
+            layer, CheckedColumns(layer_def, {name: column[new] for name, column in checked.columns.items()}, inserted),
+            inserted, on_progress=progress.advance)
         if report.inserted:
             codes = checked.columns.get("code")
             created = {"file": report.file, "features": report.inserted}

@@ -32,6 +32,7 @@ class Checked:
     geometries: np.ndarray
     problems: list[ImportProblem] = field(default_factory=list)
     repaired: int = 0
+    valid: np.ndarray | None = None  # present and valid geometries (overlaps are measured on these)
 
     def error_rows(self) -> set[int]:
         return {p.row for p in self.problems if p.severity == "error"}
@@ -60,29 +61,32 @@ def missing_required(layer_def: LayerDef, mapped: dict, inserting: np.ndarray, r
 
 
 def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
-                 row_number) -> tuple[np.ndarray, list[ImportProblem], int]:
-    """Geometries repaired where safe and checked; returns (geometries, problems, repaired count)."""
+                 row_number) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray]:
+    """Geometries repaired where safe and checked; returns (geometries, problems, repaired count,
+    mask of the present and valid ones). Validity is computed once and reused by every step."""
     geoms = np.asarray(geoms, dtype=object).copy()
     problems: list[ImportProblem] = []
     repaired = 0
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
+    valid = present & shapely.is_valid(geoms)
+    invalid = np.flatnonzero(present & ~valid)
     for i in invalid:
         fixed, message = _repair(geoms[i], max_area_change)
         if fixed is None:
             problems.append(ImportProblem(row_number(i), "", message))
         else:
             geoms[i] = fixed
+            valid[i] = True
             repaired += 1
             problems.append(ImportProblem(row_number(i), "", message, "warning"))
-    geoms, found = check_geometries(layer_def, geoms)
+    geoms, found = check_geometries(layer_def, geoms, valid=valid | ~present)
     refused_invalid = {row_number(i) for i in invalid}
     problems += [ImportProblem(row_number(p.position), "", p.message) for p in found
                  if not (p.message.startswith("invalid geometry") and row_number(p.position) in refused_invalid)]
     if layer_def.geometry_type != "Point":
-        problems += _degenerate(geoms, row_number)
-    problems += _duplicate_geometries(geoms, row_number)
-    return geoms, problems, repaired
+        problems += _degenerate(geoms, valid, row_number)
+    problems += _duplicate_geometries(geoms, present, row_number)
+    return geoms, problems, repaired, valid
 
 
 def _repair(geom, max_area_change: float):
@@ -104,18 +108,22 @@ def _repair(geom, max_area_change: float):
     return fixed, f"invalid geometry ({reason}) repaired; area changed by {change:.3%}"
 
 
-def _degenerate(geoms: np.ndarray, row_number) -> list[ImportProblem]:
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
+def _degenerate(geoms: np.ndarray, valid: np.ndarray, row_number) -> list[ImportProblem]:
     areas = np.zeros(len(geoms))
-    areas[present] = geodesic_area_m2_array(geoms[present])
+    areas[valid] = geodesic_area_m2_array(geoms[valid])
     return [ImportProblem(row_number(i), "", f"degenerate polygon: area {areas[i]:.2f} m² (less than {MIN_AREA_M2:g} m²)")
-            for i in np.flatnonzero(present & (areas < MIN_AREA_M2))]
+            for i in np.flatnonzero(valid & (areas < MIN_AREA_M2))]
 
 
-def _duplicate_geometries(geoms: np.ndarray, row_number) -> list[ImportProblem]:
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+def _duplicate_geometries(geoms: np.ndarray, present: np.ndarray, row_number) -> list[ImportProblem]:
+    """Rows whose geometry (normalised: any start vertex or ring order) an earlier row has.
+    Equal geometries have equal bounds, so only rows sharing their bounds with another are compared."""
+    present = present.copy()
+    bounds = pd.DataFrame(shapely.bounds(geoms))
+    present &= bounds.duplicated(keep=False).to_numpy()
     keys = pd.Series(np.full(len(geoms), None, dtype=object))
-    keys[present] = shapely.to_wkb(shapely.normalize(geoms[present]))
+    if present.any():
+        keys[present] = shapely.to_wkb(shapely.normalize(geoms[present]))
     return _duplicates(keys, present, row_number, "", "the same geometry as")
 
 
