@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from pyproj import CRS, Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
@@ -105,3 +106,16 @@ def test_geodesic_area_array():
     areas = geodesy.geodesic_area_m2_array([box(117.25, 34.79, 117.26, 34.80), None, Point(117.0, 34.0)])
     assert areas.shape == (3,)
     assert areas[0] > 0 and areas[1] == 0 and areas[2] == 0
+
+
+@pytest.mark.parametrize("lat", [18.3, 34.8, 53.4])  # Sanya, Zaozhuang, Mohe
+def test_vectorised_areas_agree_with_geodesic_areas_for_estate_sized_polygons(lat):
+    # Estates, estates with a courtyard (hole) and two-part estates, 50 m to 5 km across.
+    shapes = []
+    for size in (0.0005, 0.003, 0.02, 0.049):
+        ring = shapely.affinity.rotate(Point(117.3, lat).buffer(size / 2, quad_segs=5), 17)
+        shapes += [ring, ring.difference(Point(117.3, lat).buffer(size / 6)),
+                   shapely.MultiPolygon([ring, shapely.affinity.translate(ring, size * 2, 0)])]
+    fast = geodesy.geodesic_area_m2_array(shapes)
+    exact = [geodesy.geodesic_area_m2(s) for s in shapes]
+    assert fast == pytest.approx(exact, rel=1e-7)
