@@ -156,8 +156,6 @@ def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numbers, is_bool | ~np.isfinite(numbers)
 
 
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-
 
 def _date(values: np.ndarray):
     def one(v):
@@ -171,12 +169,32 @@ def _date(values: np.ndarray):
         year, month, day = (int(part) for part in text.split("-"))
         return dt.date(year, month, day).isoformat()
 
+    # The common case, ISO text, in one pandas call that also checks the calendar; whatever it
+    # cannot read (other spellings, date objects, impossible days) is parsed once per distinct value.
     series = pd.Series(values, dtype=object)
-    iso = _stripped(series).str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
-    if iso.all():  # the common case: ISO text; pandas checks the calendar for the whole column
-        parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
-        return series.to_numpy(dtype=object), parsed.isna().to_numpy()
-    return _per_distinct(values, one)
+    try:
+        parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce").to_numpy()
+    except (TypeError, ValueError):
+        return _per_distinct(values, one)
+    unread = np.isnat(parsed)
+    # Read cells of ten characters are ISO already and kept; others (2021-1-5) are written out.
+    lengths = np.fromiter((len(v) if type(v) is str else 0 for v in series.where(~unread, "")),
+                          dtype=np.int64, count=len(series))
+    out = series.to_numpy(dtype=object, copy=True)
+    respell = ~unread & (lengths != 10)
+    if respell.any():
+        out[respell] = np.datetime_as_string(parsed[respell], unit="D").astype(object)
+    if unread.any():
+        out[unread], bad = _per_distinct(values[unread], one)
+        return out, _in_place(unread, bad)
+    return out, np.zeros(len(values), dtype=bool)
+
+
+def _in_place(where: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """A mask as long as `where`, set from `flags` at its True positions."""
+    out = np.zeros(len(where), dtype=bool)
+    out[where] = flags
+    return out
 
 
 def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Problem]:

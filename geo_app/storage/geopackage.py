@@ -42,6 +42,12 @@ def encode_geometries(geoms: np.ndarray, srid: int = SRID) -> list[bytes]:
             for w, b in zip(wkbs, bounds)]
 
 
+def _secondary_indexes(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of a table's own indexes (not the automatic UNIQUE ones)."""
+    return con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                       "AND sql IS NOT NULL", (table,)).fetchall()
+
+
 def _wkb_offset(blob: bytes) -> int:
     flags = blob[3]
     return 8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111]
@@ -314,6 +320,12 @@ class GeoPackageWriter(Writer):
         if trigger_sql:
             self.con.execute(f"DROP TRIGGER {quote_ident(trigger)}")
         last_id = self.con.execute(f'SELECT COALESCE(MAX("id"), 0) FROM {table}').fetchone()[0]
+        # Secondary indexes are built once at the end when the load is at least as big as the table
+        # (as GDAL does); small imports into a big table keep them.
+        stored = self.con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        indexes = _secondary_indexes(self.con, layer_def.name) if len(geoms) >= max(stored, 1000) else []
+        for name, _sql in indexes:
+            self.con.execute(f"DROP INDEX {quote_ident(name)}")
         done = 0
         for start in range(0, len(geoms), BULK_CHUNK):
             stop = min(start + BULK_CHUNK, len(geoms))
@@ -332,6 +344,8 @@ class GeoPackageWriter(Writer):
             self.con.executemany(f"INSERT INTO {quote_ident(f'rtree_{layer_def.name}_geom')} VALUES (?, ?, ?, ?, ?)",
                                  zip(ids, b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(), b[:, 3].tolist()))
             self.con.execute(trigger_sql[0])
+        for _name, sql in indexes:
+            self.con.execute(sql)
         return done
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:

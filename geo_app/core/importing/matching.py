@@ -71,6 +71,8 @@ def _as_int(value) -> int | None:
 
 def code_clashes(store: Store, layer: str, codes: np.ndarray, replaces: np.ndarray, row_number) -> list[ImportProblem]:
     """Rows whose code a different stored feature already has (codes are unique)."""
+    if not store.count(layer):  # an empty layer: no need to look up 200,000 codes in it
+        return []
     stored = {f.properties["code"]: f.id for f in _stored(store, layer, "code", codes)}
     problems = []
     for i, code in enumerate(codes):
