@@ -307,3 +307,62 @@ def test_bulk_import_keeps_the_spatial_index_and_later_writes_index_too(store, t
 
         store.checkpoint()
         assert len(pyogrio.read_dataframe(store.path, layer="estates", bbox=rows[2]["geometry"].bounds)) == 1
+
+
+def _indexes(store) -> list[str]:
+    """The estates table's index names as the engine lists them."""
+    if hasattr(store, "path"):
+        import sqlite3
+
+        with sqlite3.connect(store.path) as con:
+            return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                    "AND tbl_name = 'estates'"))
+    with store._connection() as conn:
+        return sorted(r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'estates' "
+                                                 "AND schemaname = current_schema()"))
+
+
+def _grid_rows(n: int, prefix: str) -> list[dict]:
+    rows = estate_rows(n, prefix)
+    for i, r in enumerate(rows):  # 40 a row, 300 m apart: no overlaps, all near the district
+        r["geometry"] = rectangle((i % 40) * 300.0, (i // 40) * 200.0)
+    return rows
+
+
+def test_a_large_load_into_an_empty_layer_ends_with_every_index_and_right_bbox_answers(store, tmp_path):
+    # A load of 1,000+ rows into an empty layer builds the secondary (and, on PostGIS, GiST)
+    # indexes once at the end instead of row by row: they must all be there afterwards.
+    before = _indexes(store)
+    rows = _grid_rows(1200, "BIG")
+    report = run(store, geojson_file(tmp_path / "big.geojson", rows))
+    assert report.ok and report.inserted == 1200
+    assert _indexes(store) == before
+    for r in rows[::97]:
+        found = store.features("estates", FeatureQuery.where(bbox=r["geometry"].bounds))
+        assert [f.properties["code"] for f in found] == [r["code"]]
+
+
+def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they_were(store, tmp_path):
+    assert run(store, geojson_file(tmp_path / "one.geojson", estate_rows(1, "OLD"))).ok
+    # An empty layer is what makes the load defer its indexes; the other layer shows nothing changes.
+    with store.transaction() as w:
+        w.delete("estates", [f.id for f in store.features("estates", FeatureQuery())])
+    before, indexes = snapshot(store), _indexes(store)
+
+    class Interrupted(Exception):
+        pass
+
+    class FailingProgress:
+        def phase(self, name, total):
+            self.name = name
+
+        def advance(self, done):
+            if self.name == "write" and done >= 1000:
+                raise Interrupted("disk full (simulated) after 1,000 rows")
+
+    with pytest.raises(Interrupted):
+        run_import(store, geojson_file(tmp_path / "big.geojson", _grid_rows(1200, "BIG")), ImportOptions(),
+                   progress=FailingProgress())
+    assert snapshot(store) == before
+    assert _indexes(store) == indexes
+    assert store.count("estates") == 0
