@@ -50,17 +50,19 @@ def null_mask(values: np.ndarray) -> np.ndarray:
     return _null_and_stripped(values)[0]
 
 
-def _null_and_stripped(values: np.ndarray) -> tuple[np.ndarray, pd.Series | None]:
-    """The null mask and, for object columns, the stripped text (NaN where a cell is not text),
-    which the text conversion reuses: stripping 200,000 cells twice was a tenth of an import."""
+def _null_and_stripped(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The null mask and, for object columns, the stripped text (None where a cell is not text),
+    which the text conversion reuses: stripping 200,000 cells twice was a tenth of an import.
+    One list comprehension strips faster than pandas' `.str.strip` (which maps a lambda)."""
     if values.dtype.kind in "iub":
         return np.zeros(len(values), dtype=bool), None
     if values.dtype.kind in "fcmM":
         return pd.isna(values), None
-    series = pd.Series(values, dtype=object)
-    stripped = _stripped(series)
-    # .str yields NaN for anything that is not text, so only text can be blank here.
-    return series.isna().to_numpy() | stripped.eq("").fillna(False).to_numpy(dtype=bool), stripped
+    stripped = np.empty(len(values), dtype=object)
+    stripped[:] = [v.strip() if type(v) is str else None for v in values.tolist()]
+    # Only text can be blank; comparing the stripped column (text or None) with "" is safe for
+    # any cell, unlike comparing the raw cells (lists, arrays).
+    return pd.isna(values) | (stripped == ""), stripped
 
 
 def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
@@ -81,9 +83,9 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None) -> 
     present = np.flatnonzero(~null)
     if not len(present):
         return out, problems
-    if f.type == "text" and stripped is not None and stripped.iloc[present].notna().all():
+    if f.type == "text" and stripped is not None and not (stripped[present] == None).any():  # noqa: E711
         # Every present cell is text: the stripped values are the converted ones.
-        converted, bad = stripped.to_numpy(dtype=object)[present], np.zeros(len(present), dtype=bool)
+        converted, bad = stripped[present], np.zeros(len(present), dtype=bool)
     else:
         converted, bad = _convert(f.type, values[present])
     for i in np.flatnonzero(bad):
