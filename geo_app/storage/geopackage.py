@@ -25,7 +25,7 @@ from ..layers import LayerDef
 from .accounts import GeoPackageAccounts
 from .audit import GPKG_DDL as AUDIT_DDL
 from .base import SRID, Feature, Store, Writer, quote_ident
-from . import gpkg_schema
+from . import gpkg_rtree, gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
@@ -339,10 +339,16 @@ class GeoPackageWriter(Writer):
             on_progress(done)
         if trigger_sql:
             # AUTOINCREMENT ids of this transaction's rows are all above the previous maximum, in order.
-            ids = [r[0] for r in self.con.execute(f'SELECT "id" FROM {table} WHERE "id" > ? ORDER BY "id"', (last_id,))]
+            ids = np.fromiter((r[0] for r in self.con.execute(
+                f'SELECT "id" FROM {table} WHERE "id" > ? ORDER BY "id"', (last_id,))), dtype=np.int64)
             b = shapely.bounds(geoms)
-            self.con.executemany(f"INSERT INTO {quote_ident(f'rtree_{layer_def.name}_geom')} VALUES (?, ?, ?, ?, ?)",
-                                 zip(ids, b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(), b[:, 3].tolist()))
+            rtree = f"rtree_{layer_def.name}_geom"
+            if not stored:  # an empty layer: its R-tree is packed in one go (gpkg_rtree), ~10x faster
+                gpkg_rtree.bulk_fill(self.con, rtree, ids, b)
+            else:
+                self.con.executemany(f"INSERT INTO {quote_ident(rtree)} VALUES (?, ?, ?, ?, ?)",
+                                     zip(ids.tolist(), b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(),
+                                         b[:, 3].tolist()))
             self.con.execute(trigger_sql[0])
         for _name, sql in indexes:
             self.con.execute(sql)
