@@ -47,8 +47,8 @@ import pyogrio
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
 import generate  # noqa: E402
-from ogc import (Server, free_port, peer_venv, pygeoapi_server, spatialite_available, tipg_uvicorn_server,  # noqa: E402
-                 tipg_venv)
+from ogc import (Server, free_port, peer_venv, pygeoapi_server, skipped_server, spatialite_available,  # noqa: E402
+                 tipg_uvicorn_server, tipg_venv)
 from timing import Row, format_table  # noqa: E402
 
 from geo_app.storage import open_store  # noqa: E402
@@ -204,6 +204,7 @@ def bench_format(fmt: str, backend: str, store_url: str, gpkg: Path | None, data
 
 
 OGC_TIMEOUT_S = 300
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 @dataclass
@@ -224,7 +225,7 @@ def ogc_peer_servers(backend: str, store_url: str, gpkg: Path | None, expected: 
     if backend == "geopackage":
         return pygeoapi_servers(gpkg, expected, args, tmp)
     bin_dir, why = tipg_venv(args.tipg_venv)
-    return [tipg_uvicorn_server(store_url, bin_dir, expected) if bin_dir else _skipped("tipg", why)]
+    return [tipg_uvicorn_server(store_url, bin_dir, expected) if bin_dir else skipped_server("tipg", why)]
 
 
 def pygeoapi_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]:
@@ -232,7 +233,7 @@ def pygeoapi_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]
     bin_dir, why = peer_venv(args.peer_venv)
     servers: list[Server] = []
     if not bin_dir:
-        return [_skipped("pygeoapi", why)]
+        return [skipped_server("pygeoapi", why)]
     folder = tmp / "ogc_peers"
     folder.mkdir(exist_ok=True)
     providers = []
@@ -240,15 +241,16 @@ def pygeoapi_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]
         providers.append(("pygeoapi/SQLiteGPKG", {"type": "feature", "name": "SQLiteGPKG", "data": str(gpkg),
                                                   "id_field": "id", "table": "estates"}))
     else:
-        servers.append(_skipped("pygeoapi/SQLiteGPKG", "no mod_spatialite (apt-get install libsqlite3-mod-spatialite)"))
+        servers.append(skipped_server("pygeoapi/SQLiteGPKG",
+                                      "no mod_spatialite (apt-get install libsqlite3-mod-spatialite)"))
     # the peer venv has Debian's site packages, osgeo (python3-gdal) among them
     if subprocess.run([str(bin_dir / "python"), "-c", "from osgeo import ogr"], capture_output=True,
                       timeout=60).returncode == 0:
         providers.append(("pygeoapi/OGR", {"type": "feature", "name": "OGR",
                                            "data": {"source_type": "GPKG", "source": str(gpkg)}, "id_field": "id",
-                                           "layer": "estates", "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]}))
+                                           "layer": "estates", "crs": [CRS84]}))
     else:
-        servers.append(_skipped("pygeoapi/OGR", "no osgeo (apt-get install python3-gdal)"))
+        servers.append(skipped_server("pygeoapi/OGR", "no osgeo (apt-get install python3-gdal)"))
     for name, provider in providers:
         server = pygeoapi_server(name, provider, generate.EXTENT, folder, bin_dir=bin_dir)
         server.argv[server.argv.index("--timeout") + 1] = str(OGC_TIMEOUT_S + 60)  # gunicorn's worker timeout
@@ -257,12 +259,6 @@ def pygeoapi_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]
         _raise_limit(server, expected)
         servers.append(server)
     return servers
-
-
-def _skipped(name: str, why: str) -> Server:
-    server = Server(name, [], {}, 0)
-    server.error = why
-    return server
 
 
 def _raise_limit(server: Server, expected: int) -> None:

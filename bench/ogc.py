@@ -343,8 +343,8 @@ def tipg_venv(path: Path) -> tuple[Path | None, str]:
     venv's version, for the issue-4 section's two workers."""
     import gunicorn
 
-    return build_venv(path, [f"tipg=={TIPG_VERSION}", f"uvicorn=={UVICORN_VERSION}", f"gunicorn=={gunicorn.__version__}"],
-                      system_site=False)
+    packages = [f"tipg=={TIPG_VERSION}", f"uvicorn=={UVICORN_VERSION}", f"gunicorn=={gunicorn.__version__}"]
+    return build_venv(path, packages, system_site=False)
 
 
 def pygeoapi_config(provider: dict, bbox: tuple, port: int) -> dict:
