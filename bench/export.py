@@ -10,11 +10,15 @@ then exported whole to GeoJSON and to GeoPackage three ways:
   time to the first byte is noted;
 - **peer**: `ogr2ogr` (Debian's GDAL) doing the same conversion from the same store: the same
   GeoPackage file, or the same PostGIS table (`PG:` driver); GeoJSON with `-lco RFC7946=YES`;
-- **OGC API peers** (`--export-ogc-peers`, GeoPackage only): pygeoapi (bench/ogc.py's server, in
-  the Debian-Python venv of `--peer-venv`) with its SQLiteGPKG and OGR providers on the same
-  GeoPackage file, `server.limits.max_items` raised to the store's count, answering
-  `/collections/estates/items?f=json&limit=<all>` in one response, read to the end (300 s bound),
-  its feature count read back like the others.
+- **OGC API peers** (`--export-ogc-peers`), each answering every estate in one GeoJSON response,
+  started fresh in every repetition (taking turns with ours and ogr2ogr), read to the end (300 s
+  bound), its feature count read back like the others:
+  - GeoPackage: pygeoapi (bench/ogc.py's server, in the Debian-Python venv of `--peer-venv`) with
+    its SQLiteGPKG and OGR providers on the same file, `server.limits.max_items` raised to the
+    store's count, `/collections/estates/items?f=json&limit=<all>`;
+  - PostGIS: tipg (pinned, in the venv of `--tipg-venv`) as one uvicorn process on the same
+    table, `TIPG_MAX_FEATURES_PER_QUERY` raised to the store's count,
+    `/collections/<schema>.estates/items?f=geojson&limit=<all>`.
 
 Peak memory is the resident set's high-water mark of the process doing the work: `/usr/bin/time
 -v`'s "Maximum resident set size" for the CLI and ogr2ogr, `VmHWM` of the server process (read from
@@ -34,6 +38,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,8 @@ import pyogrio
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: import siblings
 
 import generate  # noqa: E402
-from ogc import Server, free_port, peer_venv, pygeoapi_server, spatialite_available  # noqa: E402
+from ogc import (Server, free_port, peer_venv, pygeoapi_server, skipped_server, spatialite_available,  # noqa: E402
+                 tipg_uvicorn_server, tipg_venv)
 from timing import Row, format_table  # noqa: E402
 
 from geo_app.storage import open_store  # noqa: E402
@@ -145,10 +151,13 @@ def bench_backend(backend: str, data, layers, args, tmp: Path) -> list[Row]:
             _vacuum_analyze(store_url)
         store.checkpoint()
         expected = store.count("estates")
-        for fmt in args.export_formats.split(","):
-            rows += bench_format(fmt, backend, store_url, gpkg, data_dir, expected, args, tmp)
-        if args.export_ogc_peers:
-            rows += ogc_peer_rows(backend, store_url, gpkg, expected, rows, args, tmp)
+        formats = args.export_formats.split(",")
+        peers = ogc_peer_servers(backend, store_url, gpkg, expected, args, tmp) if args.export_ogc_peers else []
+        if peers and "geojson" not in formats:  # the peers answer GeoJSON: compare with ours on the same run
+            formats.append("geojson")
+        for fmt in formats:
+            rows += bench_format(fmt, backend, store_url, gpkg, data_dir, expected, args, tmp,
+                                 peers if fmt == "geojson" else [])
     finally:
         if backend == "postgis":
             store.drop()
@@ -157,14 +166,20 @@ def bench_backend(backend: str, data, layers, args, tmp: Path) -> list[Row]:
 
 
 def bench_format(fmt: str, backend: str, store_url: str, gpkg: Path | None, data_dir: Path, expected: int, args,
-                 tmp: Path) -> list[Row]:
+                 tmp: Path, ogc_peers: list[Server]) -> list[Row]:
+    """Rows for one format: ours (CLI, HTTP) and ogr2ogr, then each OGC API peer (GeoJSON only),
+    all taking turns within every repetition so that the machine's noise hits them alike."""
     label = FORMATS[fmt][0]
     cli, http, peer = [], [], []
-    for i in range(max(1, args.export_repeat)):  # ours and the peer alternate: noise hits both
+    ogc = {server.name: [] for server in ogc_peers}  # per peer: one OgcRun or failure text per repetition
+    for i in range(max(1, args.export_repeat)):
         ours_out, peer_out, http_out = (tmp / f"{backend}-{name}.{fmt}" for name in ("cli", "peer", "http"))
         cli.append(run_cli(fmt, store_url, data_dir, ours_out))
         peer.append(run_peer(fmt, backend, store_url, gpkg, peer_out))
         http.append(run_http(fmt, store_url, data_dir, http_out, tmp))
+        for server in ogc_peers:
+            if not server.error:
+                ogc[server.name].append(run_ogc_peer(server, backend, expected, tmp))
         counts = {name: features_in(path) for name, path in (("cli", ours_out), ("http", http_out), ("ogr2ogr", peer_out))}
         if set(counts.values()) != {expected}:
             raise RuntimeError(f"{backend} {fmt}: feature counts {counts}, store {expected}")
@@ -184,48 +199,66 @@ def bench_format(fmt: str, backend: str, store_url: str, gpkg: Path | None, data
             note="/usr/bin/time -v, whole process"),
         Row(backend, f"{label} peak RSS, server", median([h[2] or np.nan for h in http]), "size", peer=peer_mb,
             samples=n, note="VmHWM of geo_app serve after the export (start-up included)"),
-    ]
+    ] + [ogc_peer_row(server, ogc[server.name], backend, expected, [h[0] for h in http], peer_s)
+         for server in ogc_peers]
 
 
 OGC_TIMEOUT_S = 300
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
-def ogc_peer_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]:
+@dataclass
+class OgcRun:
+    """One OGC API peer's single full response: seconds to the last and to the first byte, body MB,
+    the serving process's peak RSS MB (None when /proc had none)."""
+
+    total: float
+    first: float
+    size_mb: float
+    peak_mb: float | None
+
+
+def ogc_peer_servers(backend: str, store_url: str, gpkg: Path | None, expected: int, args, tmp: Path) -> list[Server]:
+    """The OGC API peers of this backend, each allowed to return every feature in one response:
+    pygeoapi on the GeoPackage file, tipg on the PostGIS table. A peer that cannot run is a Server
+    with `error` set, which becomes a row saying why."""
+    if backend == "geopackage":
+        return pygeoapi_servers(gpkg, expected, args, tmp)
+    bin_dir, why = tipg_venv(args.tipg_venv)
+    return [tipg_uvicorn_server(store_url, bin_dir, expected) if bin_dir else skipped_server("tipg", why)]
+
+
+def pygeoapi_servers(gpkg: Path, expected: int, args, tmp: Path) -> list[Server]:
     """pygeoapi on the same GeoPackage, SQLiteGPKG and OGR providers, allowed to return every feature."""
     bin_dir, why = peer_venv(args.peer_venv)
     servers: list[Server] = []
     if not bin_dir:
-        return [_skipped("pygeoapi", why)]
+        return [skipped_server("pygeoapi", why)]
     folder = tmp / "ogc_peers"
     folder.mkdir(exist_ok=True)
     providers = []
     if spatialite_available(bin_dir / "python"):
         providers.append(("pygeoapi/SQLiteGPKG", {"type": "feature", "name": "SQLiteGPKG", "data": str(gpkg),
-                                                  "id_field": "id", "table": "estates"}, None))
+                                                  "id_field": "id", "table": "estates"}))
     else:
-        servers.append(_skipped("pygeoapi/SQLiteGPKG", "no mod_spatialite (apt-get install libsqlite3-mod-spatialite)"))
+        servers.append(skipped_server("pygeoapi/SQLiteGPKG",
+                                      "no mod_spatialite (apt-get install libsqlite3-mod-spatialite)"))
     # the peer venv has Debian's site packages, osgeo (python3-gdal) among them
     if subprocess.run([str(bin_dir / "python"), "-c", "from osgeo import ogr"], capture_output=True,
                       timeout=60).returncode == 0:
         providers.append(("pygeoapi/OGR", {"type": "feature", "name": "OGR",
                                            "data": {"source_type": "GPKG", "source": str(gpkg)}, "id_field": "id",
-                                           "layer": "estates", "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
-                          None))
+                                           "layer": "estates", "crs": [CRS84]}))
     else:
-        servers.append(_skipped("pygeoapi/OGR", "no osgeo (apt-get install python3-gdal)"))
-    for name, provider, pythonpath in providers:
-        server = pygeoapi_server(name, provider, generate.EXTENT, folder, pythonpath=pythonpath, bin_dir=bin_dir)
+        servers.append(skipped_server("pygeoapi/OGR", "no osgeo (apt-get install python3-gdal)"))
+    for name, provider in providers:
+        server = pygeoapi_server(name, provider, generate.EXTENT, folder, bin_dir=bin_dir)
         server.argv[server.argv.index("--timeout") + 1] = str(OGC_TIMEOUT_S + 60)  # gunicorn's worker timeout
         server.argv[server.argv.index("-w") + 1] = "1"  # one request: one worker, whose memory is the figure
+        server.info.update(collection="estates", f="json")
         _raise_limit(server, expected)
         servers.append(server)
     return servers
-
-
-def _skipped(name: str, why: str) -> Server:
-    server = Server(name, [], {}, 0)
-    server.error = why
-    return server
 
 
 def _raise_limit(server: Server, expected: int) -> None:
@@ -238,9 +271,14 @@ def _raise_limit(server: Server, expected: int) -> None:
     config.write_text(yaml.safe_dump(doc, allow_unicode=True))
 
 
-def fetch_all(server: Server, expected: int, out: Path) -> tuple[float, float]:
-    """(seconds for the whole response, seconds to the first byte) of items?f=json&limit=<all>."""
-    url = f"{server.base}/collections/estates/items?f=json&limit={expected}"
+def items_query(server: Server, expected: int) -> str:
+    """The path asking for every feature in one GeoJSON response (pygeoapi: f=json, tipg: f=geojson)."""
+    return f"{server.prefix}/collections/{server.info['collection']}/items?f={server.info['f']}&limit={expected}"
+
+
+def fetch_all(url: str, out: Path) -> tuple[float, float]:
+    """(seconds for the whole response, seconds to the first byte), the body written to `out`;
+    TimeoutError past OGC_TIMEOUT_S, whether the server is silent or still sending."""
     t0 = time.perf_counter()
     first = None
     with urllib.request.urlopen(url, timeout=OGC_TIMEOUT_S) as response, open(out, "wb") as f:
@@ -254,51 +292,64 @@ def fetch_all(server: Server, expected: int, out: Path) -> tuple[float, float]:
     return total, first or total
 
 
-def ogc_peer_rows(backend: str, store_url: str, gpkg: Path | None, expected: int, rows: list[Row], args,
-                  tmp: Path) -> list[Row]:
-    """The OGC API peers answering the whole layer in one GeoJSON response, beside ogr2ogr's GeoJSON time."""
-    if backend != "geopackage":
-        return [Row(backend, "OGC API peers", None, note="not measured on this backend (pygeoapi on GeoPackage only)")]
-    peer_s = next((r.peer for r in rows if r.backend == backend and r.metric == "GeoJSON over HTTP"), None)
-    if peer_s is None:  # GeoJSON not among --export-formats: time ogr2ogr once here
-        out = tmp / f"{backend}-peer-ogc.geojson"
-        peer_s = run_peer("geojson", backend, store_url, gpkg, out)[0]
-        out.unlink()
+def serving_peak_mb(server: Server) -> float | None:
+    """VmHWM of the process that answered: gunicorn's worker(s) for pygeoapi (the master only
+    forks), the process itself for tipg under uvicorn, which has no children."""
+    pids = server.worker_pids() or [server.proc.pid]
+    peaks = [p for p in map(vm_hwm_mb, pids) if p]
+    return max(peaks) if peaks else None
+
+
+def run_ogc_peer(server: Server, backend: str, expected: int, tmp: Path) -> OgcRun | str:
+    """One fresh start of the peer (so its peak memory is this request's), readiness probes, then
+    one request for every feature, read to the end; the server is stopped whatever happens. A
+    failure (no start, timeout, error answer) comes back as text for the row, and the peer is not
+    asked again in later repetitions; a response short of features stops the run."""
     log_dir = tmp / "ogc_logs"
     log_dir.mkdir(exist_ok=True)
-    result: list[Row] = []
-    for server in ogc_peer_servers(gpkg, expected, args, tmp):
-        metric = f"GeoJSON via {server.name}"
-        if server.error:
-            result.append(Row(backend, metric, None, note=f"not measured: {server.error}"))
-            continue
-        out = tmp / f"{backend}-{server.name.replace('/', '_')}.json"
-        server.start(log_dir)
+    out = tmp / f"{backend}-{server.name.replace('/', '_')}.json"
+    server.start(log_dir)
+    try:
+        if not server.wait_ready():
+            server.error = f"did not start: {server.error}"
+            return server.error
         try:
-            if not server.wait_ready():
-                result.append(Row(backend, metric, None, note=f"not measured: {server.error}"))
-                continue
-            try:
-                total, first = fetch_all(server, expected, out)
-            except Exception as exc:  # a timeout or an error answer is the finding: say so on the row
-                result.append(Row(backend, metric, None,
-                                  note=f"failed: {type(exc).__name__}: {str(exc)[:160]}; {server.log_tail(1)[:200]}"))
-                continue
-            workers = server.worker_pids()
-            peaks = [p for p in map(vm_hwm_mb, workers) if p]
-        finally:
-            server.stop()
-        got = features_in(out)
-        size = out.stat().st_size / 1e6
-        out.unlink()
-        if got != expected:
-            raise RuntimeError(f"{server.name}: {got:,} features in one response, store {expected:,}")
-        peak = f", worker peak RSS {max(peaks):,.0f} MB" if peaks else ""
-        print(f"export/{backend}: {server.name} answered {got:,} features in {total:.1f} s", flush=True)
-        result.append(Row(backend, metric, total, peer=peer_s, samples=1,
-                          note=f"items?f=json&limit={expected}: {got:,} features, {size:.0f} MB, first byte after "
-                               f"{first * 1e3:,.0f} ms{peak}; peer: ogr2ogr"))
-    return result
+            total, first = fetch_all(server.base + items_query(server, expected), out)
+        except Exception as exc:  # a timeout or an error answer is the finding: say so on the row
+            server.error = f"failed: {type(exc).__name__}: {str(exc)[:160]}; {server.log_tail(1)[:200]}"
+            return server.error
+        peak = serving_peak_mb(server)
+    finally:
+        server.stop()
+    got = features_in(out)
+    size = out.stat().st_size / 1e6
+    out.unlink()
+    if got != expected:
+        raise RuntimeError(f"{server.name}: {got:,} features in one response, store {expected:,}")
+    print(f"export/{backend}: {server.name} answered {got:,} features in {total:.1f} s", flush=True)
+    return OgcRun(total, first, size, peak)
+
+
+def ogc_peer_row(server: Server, runs: list, backend: str, expected: int, ours_http: list[float],
+                 ogr2ogr_s: float) -> Row:
+    """The peer's median time beside ogr2ogr's; the note gives its first byte, body, peak memory and,
+    paired run by run, our GeoJSON over HTTP against it (ours/peer < 1: ours is faster)."""
+    metric = f"GeoJSON via {server.name}"
+    done = [r for r in runs if isinstance(r, OgcRun)]
+    if not done:
+        why = next((r for r in runs if isinstance(r, str)), None) or server.error or "not run"
+        return Row(backend, metric, None, note=f"not measured: {why}")
+    median = lambda values: float(np.median(values))  # noqa: E731
+    paired = [ours / r.total for ours, r in zip(ours_http, runs) if isinstance(r, OgcRun)]
+    peaks = [r.peak_mb for r in done if r.peak_mb]
+    peak = f", peak RSS {median(peaks):,.0f} MB" if peaks else ""
+    spread = f" ({min(paired):.2f}–{max(paired):.2f})" if len(paired) > 1 else ""
+    failed = f"; {len(runs) - len(done)} run(s) failed: {server.error}" if len(done) < len(runs) else ""
+    return Row(backend, metric, median([r.total for r in done]), peer=ogr2ogr_s, samples=len(done),
+               note=f"items?f={server.info['f']}&limit={expected}: {expected:,} features, "
+                    f"{median([r.size_mb for r in done]):.0f} MB, first byte after "
+                    f"{median([r.first for r in done]) * 1e3:,.0f} ms{peak}; ours over HTTP / this: "
+                    f"{median(paired):.2f}×{spread}; peer: ogr2ogr{failed}")
 
 
 def _vacuum_analyze(url: str) -> None:
@@ -352,5 +403,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--export-pg-url", default=DEFAULT_PG_URL,
                         help="PostGIS store for the export section; its schema is dropped")
     parser.add_argument("--export-ogc-peers", action="store_true",
-                        help="also time pygeoapi (SQLiteGPKG, OGR) answering every estate in one GeoJSON response")
+                        help="also time OGC API servers answering every estate in one GeoJSON response: "
+                             "pygeoapi (SQLiteGPKG, OGR) on GeoPackage, tipg on PostGIS")
 

@@ -13,7 +13,8 @@ that stays for the whole section, then:
     `libsqlite3-mod-spatialite`) and its `OGR` provider (GeoPackage; needs Debian's
     `python3-gdal`, whose `osgeo` package alone is put on the server's PYTHONPATH) or its
     `PostgreSQL` provider (PostGIS);
-  - optionally tipg (pip; PostGIS only), under gunicorn with 2 uvicorn workers.
+  - optionally (`--tipg`) tipg (pip, in the venv of `--tipg-venv`; PostGIS only), under gunicorn
+    with 2 uvicorn workers.
 
   Load: Debian's `wrk`, 16 connections, for a bounded time per case and server (also capped in
   requests), with a Lua script cycling through pre-generated paths. Cases:
@@ -297,27 +298,53 @@ def spatialite_available(python: Path) -> bool:
         return False
 
 
-def peer_venv(path: Path) -> tuple[Path | None, str]:
-    """A venv for the SQLiteGPKG peer, made once (kept in `path` between runs): this venv's Python
-    may be built without sqlite3 extension loading, which pygeoapi's SQLiteGPKG provider needs.
-    It uses Debian's /usr/bin/python3 with its site packages and pip-installs pygeoapi and gunicorn
-    at the version of this venv."""
-    python = path / "bin" / "python"
-    if (path / "bin" / "pygeoapi").exists():
-        return path / "bin", ""
-    system = Path("/usr/bin/python3")
-    if not system.exists():
-        return None, "no /usr/bin/python3 for a peer venv"
-    import gunicorn
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+PYGEOAPI_VERSION = "0.21.0"  # the version the README's figures were taken with
+TIPG_VERSION, UVICORN_VERSION = "1.6.1", "0.54.0"  # pinned: a newer tipg may change its SQL or its output
 
+
+def build_venv(path: Path, packages: list[str], system_site: bool) -> tuple[Path | None, str]:
+    """A venv of Debian's /usr/bin/python3 at `path` with `packages` pip-installed, so that a peer's
+    dependencies (pydantic, starlette, Flask ...) never meet the bench's own. Made once and kept
+    between runs: a stamp file written after pip succeeded lists the packages, so a venv left half
+    made, or made with other pins, is installed into again."""
+    bin_dir, stamp = path / "bin", path / "bench-installed.txt"
+    wanted = "\n".join(packages) + "\n"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return bin_dir, ""
+    if not SYSTEM_PYTHON.exists():
+        return None, f"no {SYSTEM_PYTHON} for a peer venv"
     try:
-        subprocess.run([str(system), "-m", "venv", "--system-site-packages", str(path)], check=True,
-                       capture_output=True, timeout=120)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "pygeoapi", f"gunicorn=={gunicorn.__version__}"],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", *(["--system-site-packages"] if system_site else []),
+                        str(path)], check=True, capture_output=True, timeout=120)
+        subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *packages], check=True,
+                       capture_output=True, text=True, timeout=600)
+    except subprocess.CalledProcessError as exc:
+        return None, f"peer venv at {path} failed: {(exc.stderr or '').strip()[-200:]}"
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"peer venv at {path} failed: {type(exc).__name__}"
-    return path / "bin", ""
+    stamp.write_text(wanted)
+    return bin_dir, ""
+
+
+def peer_venv(path: Path) -> tuple[Path | None, str]:
+    """The pygeoapi venv: this venv's Python may be built without sqlite3 extension loading, which
+    pygeoapi's SQLiteGPKG provider needs, so Debian's Python with its site packages (mod_spatialite
+    through its sqlite3, osgeo from python3-gdal for the OGR provider), gunicorn at this venv's version."""
+    import gunicorn
+
+    return build_venv(path, [f"pygeoapi=={PYGEOAPI_VERSION}", f"gunicorn=={gunicorn.__version__}"],
+                      system_site=True)
+
+
+def tipg_venv(path: Path) -> tuple[Path | None, str]:
+    """The tipg venv (tipg needs Python >= 3.11; Debian's is 3.11), without Debian's site packages:
+    tipg pins its own pydantic, starlette and asyncpg. uvicorn runs it alone; gunicorn, at this
+    venv's version, for the issue-4 section's two workers."""
+    import gunicorn
+
+    packages = [f"tipg=={TIPG_VERSION}", f"uvicorn=={UVICORN_VERSION}", f"gunicorn=={gunicorn.__version__}"]
+    return build_venv(path, packages, system_site=False)
 
 
 def pygeoapi_config(provider: dict, bbox: tuple, port: int) -> dict:
@@ -372,19 +399,45 @@ def pygeoapi_server(name: str, provider: dict, bbox: tuple, tmp: Path, pythonpat
     return server
 
 
-def tipg_server(pg_url: str, schema: str) -> Server:
-    """tipg (FastAPI) over the same PostGIS tables, gunicorn with 2 uvicorn workers."""
+def tipg_env(pg_url: str, max_features: int = 10000) -> dict:
+    """tipg's settings for our PostGIS store: only its schema and its `estates` table (tipg matches
+    TIPG_DB_TABLES against `<schema>.<table>`), `limit` allowed up to `max_features` (a larger one
+    is refused with 422 rather than cut); a catalogue kept for the whole run."""
     from geo_app.storage.postgis import split_url
 
-    conninfo, _ = split_url(pg_url)
+    conninfo, schema = split_url(pg_url)
+    return {"DATABASE_URL": conninfo, "TIPG_DB_SCHEMAS": json.dumps([schema]),
+            "TIPG_DB_TABLES": json.dumps([f"{schema}.estates"]), "TIPG_DEFAULT_FEATURES_LIMIT": "10",
+            "TIPG_MAX_FEATURES_PER_QUERY": str(max_features), "TIPG_CATALOG_TTL": "3600",
+            "DB_MIN_CONN_SIZE": "1", "DB_MAX_CONN_SIZE": "10"}
+
+
+def tipg_collection(pg_url: str) -> str:
+    """tipg names a table's collection `<schema>.<table>`."""
+    from geo_app.storage.postgis import split_url
+
+    return f"{split_url(pg_url)[1]}.estates"
+
+
+def tipg_server(pg_url: str, bin_dir: Path) -> Server:
+    """tipg (FastAPI) over the same PostGIS tables, gunicorn with 2 uvicorn workers (issue 4)."""
     port = free_port()
-    env = {"DATABASE_URL": conninfo, "TIPG_DB_SCHEMAS": f'["{schema}"]', "TIPG_DB_TABLES": '["estates"]',
-           "TIPG_DEFAULT_FEATURES_LIMIT": "10", "TIPG_MAX_FEATURES_PER_QUERY": "10000",
-           "TIPG_CATALOG_TTL": "3600", "DB_MIN_CONN_SIZE": "1", "DB_MAX_CONN_SIZE": "10"}
-    argv = gunicorn_argv("tipg.main:app", port, extra=["-k", "uvicorn.workers.UvicornWorker"])
-    # tipg names a table's collection <schema>.<table>
-    return Server("tipg", argv, env, port, prefix="", ready_path=f"/collections/{schema}.estates/items?limit=1",
-                  info={"collection": f"{schema}.estates"})
+    argv = gunicorn_argv("tipg.main:app", port, extra=["-k", "uvicorn.workers.UvicornWorker"], bin_dir=bin_dir)
+    collection = tipg_collection(pg_url)
+    return Server("tipg", argv, tipg_env(pg_url), port, ready_path=f"/collections/{collection}/items?limit=1",
+                  info={"collection": collection})
+
+
+def tipg_uvicorn_server(pg_url: str, bin_dir: Path, max_features: int) -> Server:
+    """tipg as one uvicorn process (no workers: the process we start is the one that answers, so
+    its VmHWM is the request's peak), allowed to return `max_features` in one response."""
+    port = free_port()
+    argv = [str(bin_dir / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    collection = tipg_collection(pg_url)
+    return Server("tipg", argv, tipg_env(pg_url, max_features), port,
+                  ready_path=f"/collections/{collection}/items?limit=1",
+                  info={"collection": collection, "f": "geojson"})
 
 
 # --- load generation ------------------------------------------------------------------------------
@@ -696,10 +749,8 @@ def peers_for(backend: str, store_url: str, gpkg: Path | None, bbox: tuple, args
                      "search_path": [schema, "public"]},
             "id_field": "id", "table": "estates", "geom_field": "geom"}, bbox, tmp))
         if args.tipg:
-            if importlib.util.find_spec("tipg") is None:
-                servers.append(skipped_server("tipg", "tipg not installed (pip install tipg)"))
-            else:
-                servers.append(tipg_server(store_url, schema))
+            bin_dir, why = tipg_venv(args.tipg_venv)
+            servers.append(tipg_server(store_url, bin_dir) if bin_dir else skipped_server("tipg", why))
     return servers
 
 
@@ -832,11 +883,13 @@ def add_arguments(parser) -> None:
     group.add_argument("--ogc-samples", type=int, default=1000, help="nearby points, boxes and ids")
     group.add_argument("--http-seconds", type=float, default=10.0, help="seconds per case and server")
     group.add_argument("--http-max-requests", type=int, default=50000, help="request cap per case and server")
-    group.add_argument("--tipg", action="store_true", help="also run tipg over PostGIS when installed")
+    group.add_argument("--tipg", action="store_true", help="also run tipg over PostGIS (installed in --tipg-venv)")
     group.add_argument("--profile", metavar="DIR", help="py-spy geo_app's workers per case into DIR")
     group.add_argument("--keep", action="store_true", help="keep the PostGIS schema after the section")
     group.add_argument("--peer-venv", type=Path, default=Path(tempfile.gettempdir()) / "geo_app_bench_peer_venv",
                        help="venv for the SQLiteGPKG peer when this Python cannot load SQLite extensions")
+    group.add_argument("--tipg-venv", type=Path, default=Path(tempfile.gettempdir()) / "geo_app_bench_tipg_venv",
+                       help=f"venv for tipg {TIPG_VERSION} (made with Debian's Python when missing)")
 
 
 def result_dict(r: HttpResult) -> dict:
