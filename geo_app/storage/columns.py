@@ -158,7 +158,6 @@ def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numbers, is_bool | ~np.isfinite(numbers)
 
 
-
 def _date(values: np.ndarray):
     def one(v):
         if isinstance(v, (dt.datetime, pd.Timestamp)):

@@ -32,7 +32,6 @@ class Checked:
     geometries: np.ndarray
     problems: list[ImportProblem] = field(default_factory=list)
     repaired: int = 0
-    valid: np.ndarray | None = None  # present and valid geometries (overlaps are measured on these)
 
     def error_rows(self) -> set[int]:
         return {p.row for p in self.problems if p.severity == "error"}
