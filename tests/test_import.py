@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from shapely.geometry import Polygon, mapping
 
 from geo_app.core.geodesy import gcj02_to_bd09, wgs84_to_gcj02
-from geo_app.core.importing import ImportOptions, run_import
+from geo_app.core.importing import ImportOptions, ImportRefused, run_import
 from geo_app.storage import FeatureQuery
 
 from import_support import (HOSTILE, chinese_frame, estate_rows, frame, geojson_file, max_vertex_error_m,
@@ -373,3 +373,15 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
     assert snapshot(store) == before
     assert _indexes(store) == indexes
     assert store.count("estates") == 0
+
+
+def test_the_cycle_collector_is_back_on_after_an_import_whatever_its_end(store, tmp_path):
+    import gc
+
+    assert gc.isenabled()
+    assert run(store, geojson_file(tmp_path / "ok.geojson", estate_rows(2))).ok
+    assert gc.isenabled()
+    (tmp_path / "notes.txt").write_text("not a GIS file")
+    with pytest.raises(ImportRefused):
+        run(store, tmp_path / "notes.txt")
+    assert gc.isenabled()
