@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .core.collector import cycle_collector_paused
 from .core.export import FORMATS, Export, parse_export_options
 from .progress import ProgressBar, human_bytes
 
@@ -69,7 +70,8 @@ def run_export(store, args) -> int:
     bar = ProgressBar(f"{args.layer} → {'stdout' if to_stdout else target}")
     t0 = time.perf_counter()
     try:
-        size = export.write_to(target, progress=bar)
+        with cycle_collector_paused():  # the process does nothing else meanwhile (core.collector)
+            size = export.write_to(target, progress=bar)
     finally:
         bar.finish()
     seconds = time.perf_counter() - t0

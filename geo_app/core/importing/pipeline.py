@@ -7,8 +7,6 @@ before the transaction. The CLI and the web page both call `run_import`.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import shapely.geometry
 from ...storage import Feature, Store
 from ...storage.columns import CheckedColumns
 from .. import audit
+from ..collector import cycle_collector_paused
 from ..accounts import Actor
 from .archive import Limits, Workspace
 from .crs import choose, from_file, parse_declared, to_wgs84
@@ -80,23 +79,8 @@ def run_import(store: Store, path: Path, options: ImportOptions, *, label: str |
 
     Raises ImportRefused for a file that cannot be imported at all (unreadable, unsafe, CRS).
     """
-    with _cyclic_gc_paused():
+    with cycle_collector_paused():  # see core.collector: a tenth of a large import's time
         return _run_import(store, path, options, label, progress or NoProgress())
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Python's cycle collector off while an import runs: it scans every container each time a few
-    hundred thousand objects have been allocated, and an import allocates millions that form no
-    cycles (a tenth of a 200,000-estate import went to it). Reference counting still frees
-    everything; collection resumes, for the whole process, when the import ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run_import(store: Store, path: Path, options: ImportOptions, label: str | None,
