@@ -41,8 +41,13 @@ class SourceTable:
     first_row: int = 1
     notes: list = field(default_factory=list)
 
+    count: int = field(init=False)
+
+    def __post_init__(self):
+        self.count = len(self.geometries)
+
     def __len__(self) -> int:
-        return len(self.geometries)
+        return self.count
 
     def where(self, i: int) -> str:
         """How a user finds item i (0-based): "feature 12" or "row 13"."""
