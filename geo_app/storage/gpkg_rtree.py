@@ -1,0 +1,202 @@
+"""Bulk loading of a GeoPackage R-tree: a packed tree written straight into SQLite's shadow tables.
+
+Filling `rtree_<table>_geom` row by row (`INSERT INTO rtree …`, what the GeoPackage triggers do)
+makes SQLite's R*-tree choose a leaf, split nodes and reinsert entries for every row: ~1.4 s for
+200,000 estates. GDAL ≥ 3.7 (`sqlite_rtree_bulk_load.c`) builds the tree in memory and writes the
+three shadow tables directly; so does `bulk_fill` here, with a sort-tile-recursive (STR) packed
+tree built with numpy (sorts, reductions and structured arrays, no Python loop per entry).
+
+The on-disk format, as SQLite's ext/rtree/rtree.c reads and writes it:
+
+- `<name>_node(nodeno INTEGER PRIMARY KEY, data)`: one blob per node; node 1 is the root. Bytes
+  0–1 of the root hold the tree depth (0 when the root is a leaf), bytes 2–3 of every node its cell
+  count, both big-endian. Then the cells: an 8-byte big-endian rowid (leaf) or child node number
+  (internal node), then for each dimension min and max as big-endian 4-byte floats (GeoPackage's
+  `rtree(id, minx, maxx, miny, maxy)`: minx, maxx, miny, maxy). Every blob is as long as the root's
+  (SQLite reads the node size from the root blob's length; at creation it is
+  min(page_size − 64, 4 + 24 × 51) = 1228 bytes for 2-D), unused bytes zero, so a node holds at
+  most (node_size − 4) / 24 cells.
+- `<name>_rowid(rowid INTEGER PRIMARY KEY, nodeno)`: the leaf holding each entry.
+- `<name>_parent(nodeno INTEGER PRIMARY KEY, parentnode)`: the parent of each node but the root.
+- Doubles are stored as floats rounded outwards (`rtreeValueDown` for minima, `rtreeValueUp` for
+  maxima), so that a stored box always contains the exact one.
+
+The tree stays an ordinary SQLite R*-tree afterwards: inserts, updates and deletes through the
+GeoPackage triggers work on it as on one filled row by row (`rtreecheck` says 'ok' either way).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+
+DIMENSIONS = 2
+CELL_BYTES = 8 + 2 * DIMENSIONS * 4  # rowid or child node number, then min/max per dimension
+_CELL = np.dtype([("key", ">i8"), ("box", ">f4", (2 * DIMENSIONS,))])
+# SQLite's rounding constants for double -> float (rtree.c: RNDTOWARDS, RNDAWAY).
+_RNDTOWARDS = 1.0 - 1.0 / 8388608.0
+_RNDAWAY = 1.0 + 1.0 / 8388608.0
+
+
+def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds: np.ndarray) -> None:
+    """Fill the empty 2-D R-tree virtual table `rtree_table` with one entry per id.
+
+    `ids`: int64 rowids (the features' ids, unique); `bounds`: N×4 float64 (minx, miny, maxx,
+    maxy), as `shapely.bounds` gives them. Rows with a NaN bound (empty or missing geometries) are
+    skipped, as the GeoPackage triggers skip them. The table must exist and hold no entry (else
+    ValueError); the work runs in a savepoint on `con`, so it commits or rolls back with the
+    caller's transaction, and a failure (e.g. a duplicate id) leaves the tree as it was.
+    """
+    ids = np.asarray(ids)
+    bounds = np.asarray(bounds, dtype=np.float64)
+    if bounds.ndim != 2 or bounds.shape[1] != 4 or len(bounds) != len(ids):
+        raise ValueError(f"bounds must be N×4 (minx, miny, maxx, maxy) for N = {len(ids)} ids, got {bounds.shape}")
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids must be integers, got {ids.dtype}")
+    ids = ids.astype(np.int64, copy=False)
+    keep = ~np.isnan(bounds).any(axis=1)
+    ids, bounds = ids[keep], bounds[keep]
+    # Cell order per dimension: min, max (minx, maxx, miny, maxy), outward-rounded to float32.
+    boxes = np.empty((len(ids), 2 * DIMENSIONS), dtype=np.float32)
+    boxes[:, 0], boxes[:, 1] = _float_down(bounds[:, 0]), _float_up(bounds[:, 2])
+    boxes[:, 2], boxes[:, 3] = _float_down(bounds[:, 1]), _float_up(bounds[:, 3])
+    if (boxes[:, 0] > boxes[:, 1]).any() or (boxes[:, 2] > boxes[:, 3]).any():
+        raise ValueError(f"{rtree_table}: a box has min > max (bounds must be minx, miny, maxx, maxy)")
+
+    name = _quote(rtree_table)
+    node_table, rowid_table, parent_table = (_quote(f"{rtree_table}_{s}") for s in ("node", "rowid", "parent"))
+    root = con.execute(f"SELECT length(data) FROM {node_table} WHERE nodeno = 1").fetchone()
+    if root is None:
+        raise ValueError(f"{rtree_table} is not an R-tree virtual table (no root node in {rtree_table}_node)")
+    node_size = root[0]
+    columns = con.execute(f"SELECT * FROM {name} LIMIT 0").description
+    if len(columns) != 1 + 2 * DIMENSIONS:
+        raise ValueError(f"{rtree_table} has {len(columns) - 1} coordinate columns, bulk_fill fills 2-D trees")
+    if con.execute(f"SELECT 1 FROM {rowid_table} LIMIT 1").fetchone():
+        raise ValueError(f"{rtree_table} is not empty: bulk_fill fills an empty R-tree")
+    if not len(ids):
+        return
+    capacity = (node_size - 4) // CELL_BYTES
+
+    nodes, rowid_rows, parent_rows = _pack(ids, boxes, capacity, node_size)
+    con.execute("SAVEPOINT gpkg_rtree_bulk_fill")
+    try:
+        # Emptied trees can keep a deeper root and orphan nodes: every shadow row is written anew.
+        con.execute(f"DELETE FROM {node_table}")
+        con.execute(f"DELETE FROM {parent_table}")
+        con.executemany(f"INSERT INTO {node_table} (nodeno, data) VALUES (?, ?)", nodes)
+        con.executemany(f"INSERT INTO {parent_table} (nodeno, parentnode) VALUES (?, ?)", parent_rows)
+        con.executemany(f"INSERT INTO {rowid_table} (rowid, nodeno) VALUES (?, ?)", rowid_rows)
+    except BaseException:
+        con.execute("ROLLBACK TO gpkg_rtree_bulk_fill")
+        con.execute("RELEASE gpkg_rtree_bulk_fill")
+        raise
+    con.execute("RELEASE gpkg_rtree_bulk_fill")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _float_down(d: np.ndarray) -> np.ndarray:
+    """rtreeValueDown: the double rounded to a float no greater than it."""
+    f = d.astype(np.float32)
+    over = f.astype(np.float64) > d
+    if over.any():
+        f[over] = (d[over] * np.where(d[over] < 0, _RNDAWAY, _RNDTOWARDS)).astype(np.float32)
+    return f
+
+
+def _float_up(d: np.ndarray) -> np.ndarray:
+    """rtreeValueUp: the double rounded to a float no smaller than it."""
+    f = d.astype(np.float32)
+    under = f.astype(np.float64) < d
+    if under.any():
+        f[under] = (d[under] * np.where(d[under] < 0, _RNDTOWARDS, _RNDAWAY)).astype(np.float32)
+    return f
+
+
+def _balanced(total: int, parts: int) -> np.ndarray:
+    """`total` split into `parts` sizes differing by at most one (larger first)."""
+    sizes = np.full(parts, total // parts, dtype=np.int64)
+    sizes[:total % parts] += 1
+    return sizes
+
+
+def _str_order(boxes: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sort-tile-recursive grouping of boxes into nodes of at most `capacity`: (the order of the
+    boxes, node after node; the size of each node). Nodes are filled evenly (sizes differ by at
+    most one), so none is left nearly empty for later deletes to merge."""
+    n = len(boxes)
+    count = math.ceil(n / capacity)
+    sizes = _balanced(n, count)
+    slices = math.ceil(math.sqrt(count))
+    # Each vertical slice holds whole nodes: its number of entries is the sum of its nodes' sizes.
+    node_slices = _balanced(count, slices)
+    slice_ends = np.cumsum(sizes)[np.cumsum(node_slices) - 1]
+    slice_sizes = np.diff(slice_ends, prepend=0)
+    cx = boxes[:, 0].astype(np.float64) + boxes[:, 1]
+    cy = boxes[:, 2].astype(np.float64) + boxes[:, 3]
+    by_x = np.argsort(cx, kind="stable")
+    slice_of = np.repeat(np.arange(slices), slice_sizes)
+    order = by_x[np.lexsort((cy[by_x], slice_of))]
+    return order, sizes
+
+
+def _pack(ids: np.ndarray, boxes: np.ndarray, capacity: int, node_size: int):
+    """The packed tree's shadow rows: ([(nodeno, blob)], [(rowid, leaf nodeno)], [(nodeno, parent)])."""
+    # Bottom-up: each level groups the items of the one below (entries, then nodes) into nodes.
+    levels = []  # (keys in cell order, boxes in cell order, node sizes)
+    keys, level_boxes = ids, boxes
+    while len(keys) > capacity:
+        order, sizes = _str_order(level_boxes, capacity)
+        keys_s, boxes_s = keys[order], level_boxes[order]
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        node_boxes = np.empty((len(sizes), 4), dtype=np.float32)
+        for c, reduce in enumerate((np.minimum, np.maximum, np.minimum, np.maximum)):
+            node_boxes[:, c] = reduce.reduceat(boxes_s[:, c], starts)
+        levels.append((keys_s, boxes_s, sizes))
+        keys, level_boxes = np.arange(len(sizes), dtype=np.int64), node_boxes
+    depth = len(levels)
+    # The root's cells: whatever is left (at most `capacity` items).
+    levels.append((keys, level_boxes, np.array([len(keys)], dtype=np.int64)))
+
+    # Node numbers top-down: the root is 1, then each level's nodes in the order they were made
+    # (STR order: neighbours on the map get neighbouring numbers).
+    numbers, next_number = [None] * len(levels), 1
+    for level in range(len(levels) - 1, -1, -1):
+        count = len(levels[level][2])
+        numbers[level] = np.arange(next_number, next_number + count, dtype=np.int64)
+        next_number += count
+    total = next_number - 1
+
+    header = np.zeros((total, 2), dtype=">u2")  # depth (root only), cell count
+    area = np.zeros((total, capacity, CELL_BYTES), dtype=np.uint8)
+    parent_rows, rowid_rows = [], None
+    for level, (keys_s, boxes_s, sizes) in enumerate(levels):
+        node_of = np.repeat(np.arange(len(sizes)), sizes)
+        slot = np.arange(len(keys_s)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        cells = np.empty(len(keys_s), dtype=_CELL)
+        cells["key"] = keys_s if level == 0 else numbers[level - 1][keys_s]
+        cells["box"] = boxes_s
+        rows = numbers[level] - 1
+        area[rows[node_of], slot] = cells.view(np.uint8).reshape(-1, CELL_BYTES)
+        header[rows, 1] = sizes
+        if level == 0:
+            leaf = numbers[0][node_of]
+            by_id = np.argsort(keys_s, kind="stable")  # rowid order: appends to the rowid table's B-tree
+            rowid_rows = zip(keys_s[by_id].tolist(), leaf[by_id].tolist())
+        else:
+            parent_rows.append((numbers[level - 1][keys_s], numbers[level][node_of]))
+    header[0, 0] = depth
+    padding = np.zeros((total, node_size - 4 - capacity * CELL_BYTES), dtype=np.uint8)
+    blobs = np.concatenate([header.view(np.uint8), area.reshape(total, -1), padding], axis=1)
+    nodes = ((n, blob.tobytes()) for n, blob in enumerate(blobs, 1))
+    if parent_rows:
+        children = np.concatenate([c for c, _p in parent_rows])
+        parents = np.concatenate([p for _c, p in parent_rows])
+        order = np.argsort(children)
+        parent_rows = zip(children[order].tolist(), parents[order].tolist())
+    return nodes, rowid_rows, parent_rows
