@@ -10,6 +10,7 @@ import io
 import json
 import math
 import shutil
+import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
@@ -29,6 +30,7 @@ from geo_app.core.geodesy import wgs84_to_gcj02
 from geo_app.errors import InvalidParameter, NotFound
 from geo_app.layers import FieldDef, LayerDef
 from geo_app.storage import FeatureQuery
+from geo_app.storage.geopackage import connect
 from geo_app.web.params import parse_export_filters
 
 GEOD = Geod(ellps="WGS84")
@@ -125,6 +127,46 @@ def test_ogrinfo_reads_every_format(demo_store, tmp_path, fmt):
         assert "WGS 84" in result.stdout
     listing = subprocess.run(["ogrinfo", "-ro", "-al", "-q", source], capture_output=True, text=True, timeout=60)
     assert "临城街道" in listing.stdout or "常庄街道" in listing.stdout  # UTF-8 read as such
+
+
+@pytest.mark.parametrize("args", [{}, {"coords": "gcj02", "precision": "5", "batch": "2020,2021"}])
+def test_gpkg_spatial_index_is_whole_and_answers_bbox_queries(demo_store, tmp_path, args):
+    """The export's R-tree (bulk-filled from the envelopes of all pages at once) holds what the
+    GeoPackage triggers would have put there, passes SQLite's own check, and GDAL's spatial filters
+    (ogrinfo -spat, pyogrio bbox as QGIS filters) find exactly the features that meet the box."""
+    job, path = write(demo_store, tmp_path, args={"format": "gpkg", **args}, page_size=7)
+    reference = tmp_path / "rows.gpkg"
+    shutil.copy(path, reference)
+    con = connect(reference)  # rebuilt row by row as the triggers fill it: the expected entries
+    con.execute("DELETE FROM rtree_estates_geom")
+    con.execute("INSERT INTO rtree_estates_geom SELECT id, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) "
+                "FROM estates")
+    con.commit()
+    expected = con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall()
+    con.close()
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT rtreecheck('rtree_estates_geom')").fetchone()[0] == "ok"
+        assert con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall() == expected
+        assert len(expected) == job.written == con.execute("SELECT count(*) FROM estates").fetchone()[0]
+        extent = con.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'estates'").fetchone()
+    whole = pyogrio.read_dataframe(path, fid_as_index=True)
+    assert np.allclose(extent, whole.total_bounds, atol=1e-5)  # float32 R-tree bounds, rounded outwards
+    geoms = np.asarray(whole.geometry.values, dtype=object)
+    minx, miny, maxx, maxy = whole.total_bounds
+    rng = np.random.default_rng(11)
+    found = 0
+    for _ in range(12):
+        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        size = rng.choice([0.002, 0.01, 0.05])
+        box = (x, y, x + size, y + size)
+        meets = set(whole.index[shapely.intersects(geoms, shapely.box(*box))])
+        assert set(pyogrio.read_dataframe(path, bbox=box, fid_as_index=True).index) == meets
+        if shutil.which("ogrinfo"):
+            listing = subprocess.run(["ogrinfo", "-ro", "-q", "-spat", *map(str, box), str(path), "estates"],
+                                     capture_output=True, text=True, timeout=60, check=True).stdout
+            assert listing.count("OGRFeature(estates):") == len(meets)
+        found += len(meets)
+    assert found > 10  # the boxes do meet estates
 
 
 def test_every_layer_exports(demo_store, tmp_path):

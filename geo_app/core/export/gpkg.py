@@ -20,6 +20,7 @@ from ...storage import FeatureRows
 from ...storage import gpkg_schema
 from ...storage.base import quote_ident
 from ...storage.geopackage import connect, encode_geometries
+from ...storage.gpkg_rtree import bulk_fill
 from ..geojson import prepare_geometries
 from .options import ExportOptions
 
@@ -43,11 +44,14 @@ def write_geopackage(pages: Iterable[FeatureRows], layer: LayerDef, options: Exp
         names = ["id", "geom", *layer.field_names]
         sql = (f"INSERT INTO {quote_ident(layer.name)} ({', '.join(map(quote_ident, names))}) "
                f"VALUES ({', '.join('?' * len(names))})")
-        rtree = f"INSERT INTO {quote_ident(f'rtree_{layer.name}_geom')} VALUES (?, ?, ?, ?, ?)"
+        ids, bounds = [], []  # every page's, for one bulk fill of the R-tree at the end
         for page in pages:
             geoms = prepare_geometries(page.geometries, options.precision, options.coords)
             con.executemany(sql, zip(page.ids, encode_geometries(geoms), *page.columns))
-            con.executemany(rtree, _envelopes(page.ids, geoms))
+            ids.append(np.asarray(page.ids, dtype=np.int64))
+            bounds.append(shapely.bounds(geoms))
+        bulk_fill(con, f"rtree_{layer.name}_geom", np.concatenate(ids) if ids else np.empty(0, np.int64),
+                  np.concatenate(bounds) if bounds else np.empty((0, 4)))
         for statement in deferred:
             con.execute(statement)
         gpkg_schema.refresh_extent(con, layer)
@@ -66,12 +70,3 @@ def _drop_triggers_and_indexes(con, table: str) -> list[str]:
         quoted = '"' + name.replace('"', '""') + '"'
         con.execute(f"DROP {kind.upper()} {quoted}")
     return [sql for _kind, _name, sql in rows]
-
-
-def _envelopes(ids: list, geoms: np.ndarray):
-    """(id, minx, maxx, miny, maxy) of each non-empty geometry, as the R-tree triggers would insert."""
-    bounds = shapely.bounds(geoms)
-    keep = ~np.isnan(bounds).any(axis=1)
-    ids = np.asarray(ids)[keep].tolist()
-    b = bounds[keep]
-    return zip(ids, b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(), b[:, 3].tolist())
