@@ -155,9 +155,9 @@ def test_gpkg_spatial_index_is_whole_and_answers_bbox_queries(demo_store, tmp_pa
     minx, miny, maxx, maxy = whole.total_bounds
     rng = np.random.default_rng(11)
     found = 0
-    for _ in range(12):
+    for _ in range(16):
         x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
-        size = rng.choice([0.002, 0.01, 0.05])
+        size = rng.choice([0.005, 0.02, 0.05])
         box = (x, y, x + size, y + size)
         meets = set(whole.index[shapely.intersects(geoms, shapely.box(*box))])
         assert set(pyogrio.read_dataframe(path, bbox=box, fid_as_index=True).index) == meets
