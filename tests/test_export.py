@@ -30,7 +30,7 @@ from geo_app.core.geodesy import wgs84_to_gcj02
 from geo_app.errors import InvalidParameter, NotFound
 from geo_app.layers import FieldDef, LayerDef
 from geo_app.storage import FeatureQuery
-from geo_app.storage.geopackage import connect
+from geo_app.storage.geopackage import GeoPackageStore, connect
 from geo_app.web.params import parse_export_filters
 
 GEOD = Geod(ellps="WGS84")
@@ -167,6 +167,55 @@ def test_gpkg_spatial_index_is_whole_and_answers_bbox_queries(demo_store, tmp_pa
             assert listing.count("OGRFeature(estates):") == len(meets)
         found += len(meets)
     assert found > 10  # the boxes do meet estates
+
+
+def gpkg_contents(path: Path) -> dict:
+    """Everything a GeoPackage export holds, as comparable values (not the write time)."""
+    with sqlite3.connect(path) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                            "'rtree_%' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        rows = {t: con.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
+        rows["gpkg_contents"] = [r[:4] + r[5:] for r in rows["gpkg_contents"]]  # without last_change
+        rows["rtree"] = con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall()
+        rows["schema"] = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE "
+                                     "'sqlite_autoindex%' ORDER BY type, name").fetchall()
+        rows["pragmas"] = [con.execute(f"PRAGMA {p}").fetchone() for p in ("application_id", "user_version")]
+    return rows
+
+
+@pytest.mark.parametrize("args", [{}, {"street_office": "临城街道", "coords": "gcj02", "precision": "5"},
+                                  {"bbox": "117.20,34.78,117.28,34.82"}, {"ids": "3,5,8,13,99999"}])
+def test_gpkg_copied_from_a_geopackage_store_is_what_the_pages_give(demo_store, tmp_path, monkeypatch, args):
+    """A GeoPackage store's export copies the attribute columns with SQL from the attached store file
+    (`copy_geopackage`); every other store's is written page by page (`write_geopackage`). Both give
+    the very same file contents: rows, geometry blobs, R-tree, schema, aliases, description, extent."""
+    if not isinstance(demo_store, GeoPackageStore):
+        pytest.skip("the copy serves GeoPackage stores")
+    (tmp_path / "copy").mkdir()
+    copied_job, copied = write(demo_store, tmp_path / "copy", args={"format": "gpkg", **args}, page_size=7)
+    monkeypatch.setattr(export_job, "geopackage_source", lambda *a: None)
+    paged_job, paged = write(demo_store, tmp_path, args={"format": "gpkg", **args}, page_size=7)
+    assert copied_job.written == paged_job.written == copied_job.total
+    assert gpkg_contents(copied) == gpkg_contents(paged)
+    assert copied_job.total == (4 if "ids" in args else copied_job.total) > 3
+
+
+def test_gpkg_export_of_a_geopackage_store_sees_committed_edits(store, tmp_path, layers):
+    """Read from the store file directly, the export sees what the store's last commit left in its
+    write-ahead log, as the store's own reads do."""
+    if not isinstance(store, GeoPackageStore):
+        pytest.skip("the copy serves GeoPackage stores")
+    demo = json.loads((Path(layers["estates"].source)).read_text(encoding="utf-8"))["features"][0]
+    with store.transaction() as tx:
+        ids = tx.insert("estates", [{"properties": {**demo["properties"], "code": f"T-{i}"}, "geometry": demo["geometry"]}
+                                    for i in range(3)])
+    with store.transaction() as tx:
+        tx.update("estates", ids[1], {"name": "改过的名字"})
+        tx.delete("estates", [ids[2]])
+    _job, path = write(store, tmp_path, args={"format": "gpkg"})
+    frame = read_back(path, "gpkg", layers["estates"])
+    assert sorted(frame.index) == ids[:2] and frame.loc[ids[1], "name"] == "改过的名字"
+    assert_same_attributes(frame, store, "estates")
 
 
 def test_every_layer_exports(demo_store, tmp_path):
@@ -431,7 +480,8 @@ def test_a_failed_write_leaves_nothing_behind(demo_store, tmp_path, monkeypatch)
     def broken(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_job, "write_geopackage", broken)
+    monkeypatch.setattr(export_job, "write_geopackage", broken)  # any store
+    monkeypatch.setattr(export_job, "copy_geopackage", broken)  # a GeoPackage store's own file
     with pytest.raises(OSError):
         export(demo_store, args={"format": "gpkg"}).write_to(target)
     assert target.read_bytes() == b"the previous export" and [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
