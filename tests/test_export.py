@@ -25,12 +25,14 @@ from pyproj import Geod
 from conftest import required
 from geo_app.core import spatial
 from geo_app.core.export import Export, ExportOptions, parse_export_options, shapefile_field_names
+from geo_app.core.export import gpkg as export_gpkg
 from geo_app.core.export import job as export_job
+from geo_app.core.export import source as export_source
 from geo_app.core.geodesy import wgs84_to_gcj02
 from geo_app.errors import InvalidParameter, NotFound
 from geo_app.layers import FieldDef, LayerDef
 from geo_app.storage import FeatureQuery
-from geo_app.storage.geopackage import GeoPackageStore, connect
+from geo_app.storage.geopackage import GeoPackageStore, connect, encode_geometries
 from geo_app.web.params import parse_export_filters
 
 GEOD = Geod(ellps="WGS84")
@@ -216,6 +218,36 @@ def test_gpkg_export_of_a_geopackage_store_sees_committed_edits(store, tmp_path,
     frame = read_back(path, "gpkg", layers["estates"])
     assert sorted(frame.index) == ids[:2] and frame.loc[ids[1], "name"] == "改过的名字"
     assert_same_attributes(frame, store, "estates")
+
+
+def test_gpkg_blobs_are_the_stores_encoding_byte_for_byte(demo_store):
+    geoms = demo_store.feature_rows("estates").geometries
+    geoms = np.concatenate([geoms, shapely.from_wkt(["MULTIPOLYGON EMPTY", "POLYGON ((0 0, 1 0, 1 1, 0 0))",
+                                                     "POINT (117.1 34.8)", "POINT EMPTY"])])
+    blobs = export_gpkg._encode(geoms, shapely.bounds(geoms))
+    assert [bytes(b) for b in blobs] == encode_geometries(geoms)
+
+
+@pytest.mark.parametrize("page_size", [7, 56, 1000])
+@pytest.mark.parametrize("args", [{}, {"street_office": "临城街道"}])
+def test_keyset_pages_are_one_read_cut_in_pages(demo_store, page_size, args):
+    """The pages an export reads (PostGIS: pipelined, the next page sent while this one is used)
+    hold exactly what one read gives, in id order, whatever the page size (168 estates: 56 divides
+    it, so the last page is full and an empty read follows)."""
+    query, _office = parse_export_filters(args)
+    whole = demo_store.feature_rows("estates", query)
+    pages = list(export_source.feature_pages(demo_store, "estates", query, page_size))
+    assert all(len(p.ids) == page_size for p in pages[:-1]) and 0 < len(pages[-1].ids) <= page_size
+    assert [i for p in pages for i in p.ids] == whole.ids == sorted(whole.ids)
+    assert [v for p in pages for v in p.versions] == whole.versions
+    for k, name in enumerate(whole.names):
+        assert [v for p in pages for v in p.columns[k]] == whole.columns[k], name
+    assert shapely.equals_exact(np.concatenate([p.geometries for p in pages]), whole.geometries, tolerance=0).all()
+    for _ in range(6):  # more than the PostGIS pool holds: a dropped reader gives its connection back
+        reader = export_source.feature_pages(demo_store, "estates", query, page_size)
+        next(reader)
+        reader.close()
+    assert demo_store.count("estates", query) == len(whole.ids)
 
 
 def test_every_layer_exports(demo_store, tmp_path):

@@ -24,15 +24,8 @@ def feature_pages(store: Store, layer: str, query: FeatureQuery, page_size: int 
     A write between two pages can show in the later ones (each page reads the store as it is
     then); an export never sees half of a transaction, as each page is one statement.
     """
-    query = dataclasses.replace(query, order_by=None, offset=0, limit=page_size, with_geometry=True)
-    after = None
-    while True:
-        rows = store.feature_rows(layer, dataclasses.replace(query, after_id=after))
-        if rows.ids:
-            yield rows
-        if len(rows.ids) < page_size:
-            return
-        after = rows.ids[-1]
+    query = dataclasses.replace(query, order_by=None, offset=0, limit=page_size, after_id=None, with_geometry=True)
+    return store.keyset_pages(layer, query)
 
 
 @dataclasses.dataclass(frozen=True)
