@@ -171,9 +171,14 @@ class _Envelopes:
         return bounds
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All pages' ids and envelopes, once (the pages' own arrays are let go)."""
         if not self.ids:
             return np.empty(0, dtype=np.int64), np.empty((0, 4))
-        return np.concatenate(self.ids), np.concatenate(self.bounds)
+        ids = np.concatenate(self.ids)
+        self.ids.clear()
+        bounds = np.concatenate(self.bounds)
+        self.bounds.clear()
+        return ids, bounds
 
 
 def _drop_triggers_and_indexes(con, table: str) -> list[str]:
