@@ -10,6 +10,7 @@ import io
 import json
 import math
 import shutil
+import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
@@ -24,11 +25,14 @@ from pyproj import Geod
 from conftest import required
 from geo_app.core import spatial
 from geo_app.core.export import Export, ExportOptions, parse_export_options, shapefile_field_names
+from geo_app.core.export import gpkg as export_gpkg
 from geo_app.core.export import job as export_job
+from geo_app.core.export import source as export_source
 from geo_app.core.geodesy import wgs84_to_gcj02
 from geo_app.errors import InvalidParameter, NotFound
 from geo_app.layers import FieldDef, LayerDef
 from geo_app.storage import FeatureQuery
+from geo_app.storage.geopackage import GeoPackageStore, connect, encode_geometries
 from geo_app.web.params import parse_export_filters
 
 GEOD = Geod(ellps="WGS84")
@@ -125,6 +129,125 @@ def test_ogrinfo_reads_every_format(demo_store, tmp_path, fmt):
         assert "WGS 84" in result.stdout
     listing = subprocess.run(["ogrinfo", "-ro", "-al", "-q", source], capture_output=True, text=True, timeout=60)
     assert "临城街道" in listing.stdout or "常庄街道" in listing.stdout  # UTF-8 read as such
+
+
+@pytest.mark.parametrize("args", [{}, {"coords": "gcj02", "precision": "5", "batch": "2020,2021"}])
+def test_gpkg_spatial_index_is_whole_and_answers_bbox_queries(demo_store, tmp_path, args):
+    """The export's R-tree (bulk-filled from the envelopes of all pages at once) holds what the
+    GeoPackage triggers would have put there, passes SQLite's own check, and GDAL's spatial filters
+    (ogrinfo -spat, pyogrio bbox as QGIS filters) find exactly the features that meet the box."""
+    job, path = write(demo_store, tmp_path, args={"format": "gpkg", **args}, page_size=7)
+    reference = tmp_path / "rows.gpkg"
+    shutil.copy(path, reference)
+    con = connect(reference)  # rebuilt row by row as the triggers fill it: the expected entries
+    con.execute("DELETE FROM rtree_estates_geom")
+    con.execute("INSERT INTO rtree_estates_geom SELECT id, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) "
+                "FROM estates")
+    con.commit()
+    expected = con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall()
+    con.close()
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT rtreecheck('rtree_estates_geom')").fetchone()[0] == "ok"
+        assert con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall() == expected
+        assert len(expected) == job.written == con.execute("SELECT count(*) FROM estates").fetchone()[0]
+        extent = con.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'estates'").fetchone()
+    whole = pyogrio.read_dataframe(path, fid_as_index=True)
+    assert np.allclose(extent, whole.total_bounds, atol=1e-5)  # float32 R-tree bounds, rounded outwards
+    geoms = np.asarray(whole.geometry.values, dtype=object)
+    minx, miny, maxx, maxy = whole.total_bounds
+    rng = np.random.default_rng(11)
+    found = 0
+    for _ in range(16):
+        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        size = rng.choice([0.005, 0.02, 0.05])
+        box = (x, y, x + size, y + size)
+        meets = set(whole.index[shapely.intersects(geoms, shapely.box(*box))])
+        assert set(pyogrio.read_dataframe(path, bbox=box, fid_as_index=True).index) == meets
+        if shutil.which("ogrinfo"):
+            listing = subprocess.run(["ogrinfo", "-ro", "-q", "-spat", *map(str, box), str(path), "estates"],
+                                     capture_output=True, text=True, timeout=60, check=True).stdout
+            assert listing.count("OGRFeature(estates):") == len(meets)
+        found += len(meets)
+    assert found > 10  # the boxes do meet estates
+
+
+def gpkg_contents(path: Path) -> dict:
+    """Everything a GeoPackage export holds, as comparable values (not the write time)."""
+    with sqlite3.connect(path) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                            "'rtree_%' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        rows = {t: con.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
+        rows["gpkg_contents"] = [r[:4] + r[5:] for r in rows["gpkg_contents"]]  # without last_change
+        rows["rtree"] = con.execute("SELECT * FROM rtree_estates_geom ORDER BY id").fetchall()
+        rows["schema"] = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE "
+                                     "'sqlite_autoindex%' ORDER BY type, name").fetchall()
+        rows["pragmas"] = [con.execute(f"PRAGMA {p}").fetchone() for p in ("application_id", "user_version")]
+    return rows
+
+
+@pytest.mark.parametrize("args", [{}, {"street_office": "临城街道", "coords": "gcj02", "precision": "5"},
+                                  {"bbox": "117.20,34.78,117.28,34.82"}, {"ids": "3,5,8,13,99999"}])
+def test_gpkg_copied_from_a_geopackage_store_is_what_the_pages_give(demo_store, tmp_path, monkeypatch, args):
+    """A GeoPackage store's export copies the attribute columns with SQL from the attached store file
+    (`copy_geopackage`); every other store's is written page by page (`write_geopackage`). Both give
+    the very same file contents: rows, geometry blobs, R-tree, schema, aliases, description, extent."""
+    if not isinstance(demo_store, GeoPackageStore):
+        pytest.skip("the copy serves GeoPackage stores")
+    (tmp_path / "copy").mkdir()
+    copied_job, copied = write(demo_store, tmp_path / "copy", args={"format": "gpkg", **args}, page_size=7)
+    monkeypatch.setattr(export_job, "geopackage_source", lambda *a: None)
+    paged_job, paged = write(demo_store, tmp_path, args={"format": "gpkg", **args}, page_size=7)
+    assert copied_job.written == paged_job.written == copied_job.total
+    assert gpkg_contents(copied) == gpkg_contents(paged)
+    assert copied_job.total == (4 if "ids" in args else copied_job.total) > 3
+
+
+def test_gpkg_export_of_a_geopackage_store_sees_committed_edits(store, tmp_path, layers):
+    """Read from the store file directly, the export sees what the store's last commit left in its
+    write-ahead log, as the store's own reads do."""
+    if not isinstance(store, GeoPackageStore):
+        pytest.skip("the copy serves GeoPackage stores")
+    demo = json.loads((Path(layers["estates"].source)).read_text(encoding="utf-8"))["features"][0]
+    with store.transaction() as tx:
+        ids = tx.insert("estates", [{"properties": {**demo["properties"], "code": f"T-{i}"}, "geometry": demo["geometry"]}
+                                    for i in range(3)])
+    with store.transaction() as tx:
+        tx.update("estates", ids[1], {"name": "改过的名字"})
+        tx.delete("estates", [ids[2]])
+    _job, path = write(store, tmp_path, args={"format": "gpkg"})
+    frame = read_back(path, "gpkg", layers["estates"])
+    assert sorted(frame.index) == ids[:2] and frame.loc[ids[1], "name"] == "改过的名字"
+    assert_same_attributes(frame, store, "estates")
+
+
+def test_gpkg_blobs_are_the_stores_encoding_byte_for_byte(demo_store):
+    geoms = demo_store.feature_rows("estates").geometries
+    geoms = np.concatenate([geoms, shapely.from_wkt(["MULTIPOLYGON EMPTY", "POLYGON ((0 0, 1 0, 1 1, 0 0))",
+                                                     "POINT (117.1 34.8)", "POINT EMPTY"])])
+    blobs = export_gpkg._encode(geoms, shapely.bounds(geoms))
+    assert [bytes(b) for b in blobs] == encode_geometries(geoms)
+
+
+@pytest.mark.parametrize("page_size", [7, 56, 1000])
+@pytest.mark.parametrize("args", [{}, {"street_office": "临城街道"}])
+def test_keyset_pages_are_one_read_cut_in_pages(demo_store, page_size, args):
+    """The pages an export reads (PostGIS: pipelined, the next page sent while this one is used)
+    hold exactly what one read gives, in id order, whatever the page size (168 estates: 56 divides
+    it, so the last page is full and an empty read follows)."""
+    query, _office = parse_export_filters(args)
+    whole = demo_store.feature_rows("estates", query)
+    pages = list(export_source.feature_pages(demo_store, "estates", query, page_size))
+    assert all(len(p.ids) == page_size for p in pages[:-1]) and 0 < len(pages[-1].ids) <= page_size
+    assert [i for p in pages for i in p.ids] == whole.ids == sorted(whole.ids)
+    assert [v for p in pages for v in p.versions] == whole.versions
+    for k, name in enumerate(whole.names):
+        assert [v for p in pages for v in p.columns[k]] == whole.columns[k], name
+    assert shapely.equals_exact(np.concatenate([p.geometries for p in pages]), whole.geometries, tolerance=0).all()
+    for _ in range(6):  # more than the PostGIS pool holds: a dropped reader gives its connection back
+        reader = export_source.feature_pages(demo_store, "estates", query, page_size)
+        next(reader)
+        reader.close()
+    assert demo_store.count("estates", query) == len(whole.ids)
 
 
 def test_every_layer_exports(demo_store, tmp_path):
@@ -389,7 +512,8 @@ def test_a_failed_write_leaves_nothing_behind(demo_store, tmp_path, monkeypatch)
     def broken(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_job, "write_geopackage", broken)
+    monkeypatch.setattr(export_job, "write_geopackage", broken)  # any store
+    monkeypatch.setattr(export_job, "copy_geopackage", broken)  # a GeoPackage store's own file
     with pytest.raises(OSError):
         export(demo_store, args={"format": "gpkg"}).write_to(target)
     assert target.read_bytes() == b"the previous export" and [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]

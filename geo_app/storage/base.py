@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import datetime as dt
 import decimal
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 from pyproj import Geod
@@ -194,6 +195,16 @@ class Store(abc.ABC):
     def _geometry_column_sql(self, layer: LayerDef) -> str:
         """The select expression that returns the geometry in the engine's transport encoding."""
 
+    def _fetch_bulk(self, sql: str, params: Sequence) -> list[tuple]:
+        """`_fetch` for the column reads of `feature_rows` (many rows, geometries): engines may
+        choose a cheaper transfer for them."""
+        return self._fetch(sql, params)
+
+    def _value_sql(self, field_def) -> str:
+        """The select expression of a field in bulk reads; engines whose driver would return a
+        value that is not plain (a date object) can have SQL write it as the plain value instead."""
+        return quote_ident(field_def.name)
+
     @abc.abstractmethod
     def _decode_geometries(self, values: list) -> np.ndarray:
         """Transport-encoded geometries -> array of shapely geometries."""
@@ -219,9 +230,28 @@ class Store(abc.ABC):
         readers (exports of 200,000 estates) need the values, not Feature objects."""
         layer_def = self._layer(layer)
         query = query or FeatureQuery()
+        sql, params, names = self._feature_rows_sql(layer_def, query)
+        return self._feature_rows_from(self._fetch_bulk(sql, params), names, query.with_geometry)
+
+    def keyset_pages(self, layer: str, query: FeatureQuery) -> Iterator[FeatureRows]:
+        """Every feature matching `query` (which must keep the default id order and no offset), in
+        pages of `query.limit` read by keyset (`id > last id`): each page is one statement and
+        costs an index seek however deep into the layer it is. Engines may read ahead."""
+        after = query.after_id
+        while True:
+            rows = self.feature_rows(layer, dataclasses.replace(query, after_id=after))
+            if rows.ids:
+                yield rows
+            if len(rows.ids) < query.limit:
+                return
+            after = rows.ids[-1]
+
+    def _feature_rows_sql(self, layer_def: LayerDef, query: FeatureQuery) -> tuple[str, list, list[str]]:
+        """The statement of `feature_rows`: (sql, params, the names of the fields it selects)."""
         names = self._selected_fields(layer_def, query)
         # The store-managed version follows the id: edits start from it.
-        select = ", ".join(quote_ident(c) for c in ["id", "version", *names])
+        select = ", ".join([quote_ident("id"), quote_ident("version"),
+                            *(self._value_sql(self._field(layer_def, n)) for n in names)])
         if query.with_geometry:
             select += ", " + self._geometry_column_sql(layer_def)
         where, params = self._where(layer_def, query)
@@ -229,9 +259,11 @@ class Store(abc.ABC):
         sql = f"SELECT {select} FROM {quote_ident(layer_def.name)}{where} ORDER BY {order}, \"id\""
         if query.limit is not None:
             sql += f" LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
-        rows = self._fetch(sql, params)
-        columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(len(names) + 2 + query.with_geometry)]
-        geometries = self._decode_geometries(columns.pop()) if query.with_geometry else None
+        return sql, params, names
+
+    def _feature_rows_from(self, rows: list[tuple], names: list[str], with_geometry: bool) -> FeatureRows:
+        columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(len(names) + 2 + with_geometry)]
+        geometries = self._decode_geometries(columns.pop()) if with_geometry else None
         ids, versions = columns[0], columns[1]
         values = columns[2:] if self.plain_values else [_plain_column(c) for c in columns[2:]]
         return FeatureRows(ids, names, values, geometries, versions)

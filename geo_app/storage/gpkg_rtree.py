@@ -57,11 +57,13 @@ def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds
         raise ValueError(f"ids must be integers, got {ids.dtype}")
     ids = ids.astype(np.int64, copy=False)
     keep = ~np.isnan(bounds).any(axis=1)
-    ids, bounds = ids[keep], bounds[keep]
+    if not keep.all():
+        ids, bounds = ids[keep], bounds[keep]
     # Cell order per dimension: min, max (minx, maxx, miny, maxy), outward-rounded to float32.
     boxes = np.empty((len(ids), 2 * DIMENSIONS), dtype=np.float32)
     boxes[:, 0], boxes[:, 1] = _float_down(bounds[:, 0]), _float_up(bounds[:, 2])
     boxes[:, 2], boxes[:, 3] = _float_down(bounds[:, 1]), _float_up(bounds[:, 3])
+    del bounds, keep  # 48 bytes a row: gone before the tree is built (the caller's arrays may remain)
     if (boxes[:, 0] > boxes[:, 1]).any() or (boxes[:, 2] > boxes[:, 3]).any():
         raise ValueError(f"{rtree_table}: a box has min > max (bounds must be minx, miny, maxx, maxy)")
 
@@ -137,66 +139,70 @@ def _str_order(boxes: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray
     node_slices = _balanced(count, slices)
     slice_ends = np.cumsum(sizes)[np.cumsum(node_slices) - 1]
     slice_sizes = np.diff(slice_ends, prepend=0)
-    cx = boxes[:, 0].astype(np.float64) + boxes[:, 1]
-    cy = boxes[:, 2].astype(np.float64) + boxes[:, 3]
-    by_x = np.argsort(cx, kind="stable")
-    slice_of = np.repeat(np.arange(slices), slice_sizes)
-    order = by_x[np.lexsort((cy[by_x], slice_of))]
+    # Centres (doubled), summed in float64: no overflow near the float32 limits.
+    by_x = np.argsort(np.add(boxes[:, 0], boxes[:, 1], dtype=np.float64), kind="stable")
+    slice_of = np.repeat(np.arange(slices, dtype=np.int32), slice_sizes)
+    order = by_x[np.lexsort((np.add(boxes[by_x, 2], boxes[by_x, 3], dtype=np.float64), slice_of))]
     return order, sizes
 
 
 def _pack(ids: np.ndarray, boxes: np.ndarray, capacity: int, node_size: int):
-    """The packed tree's shadow rows: ([(nodeno, blob)], [(rowid, leaf nodeno)], [(nodeno, parent)])."""
-    # Bottom-up: each level groups the items of the one below (entries, then nodes) into nodes.
-    levels = []  # (keys in cell order, boxes in cell order, node sizes)
-    keys, level_boxes = ids, boxes
-    while len(keys) > capacity:
-        order, sizes = _str_order(level_boxes, capacity)
-        keys_s, boxes_s = keys[order], level_boxes[order]
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        node_boxes = np.empty((len(sizes), 4), dtype=np.float32)
-        for c, reduce in enumerate((np.minimum, np.maximum, np.minimum, np.maximum)):
-            node_boxes[:, c] = reduce.reduceat(boxes_s[:, c], starts)
-        levels.append((keys_s, boxes_s, sizes))
-        keys, level_boxes = np.arange(len(sizes), dtype=np.int64), node_boxes
-    depth = len(levels)
-    # The root's cells: whatever is left (at most `capacity` items).
-    levels.append((keys, level_boxes, np.array([len(keys)], dtype=np.int64)))
-
-    # Node numbers top-down: the root is 1, then each level's nodes in the order they were made
-    # (STR order: neighbours on the map get neighbouring numbers).
-    numbers, next_number = [None] * len(levels), 1
-    for level in range(len(levels) - 1, -1, -1):
-        count = len(levels[level][2])
-        numbers[level] = np.arange(next_number, next_number + count, dtype=np.int64)
-        next_number += count
-    total = next_number - 1
-
-    header = np.zeros((total, 2), dtype=">u2")  # depth (root only), cell count
-    area = np.zeros((total, capacity, CELL_BYTES), dtype=np.uint8)
-    parent_rows, rowid_rows = [], None
-    for level, (keys_s, boxes_s, sizes) in enumerate(levels):
-        node_of = np.repeat(np.arange(len(sizes)), sizes)
-        slot = np.arange(len(keys_s)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        cells = np.empty(len(keys_s), dtype=_CELL)
-        cells["key"] = keys_s if level == 0 else numbers[level - 1][keys_s]
-        cells["box"] = boxes_s
-        rows = numbers[level] - 1
-        area[rows[node_of], slot] = cells.view(np.uint8).reshape(-1, CELL_BYTES)
-        header[rows, 1] = sizes
+    """The packed tree's shadow rows: ([(nodeno, blob)], [(rowid, leaf nodeno)], [(nodeno, parent)]),
+    the latter two as generators."""
+    # Nodes per level, bottom-up: leaves hold the entries, each level above the nodes below, until
+    # one root can hold what is left (the root is a leaf when there are at most `capacity` entries).
+    counts, n = [], len(ids)
+    while n > capacity:
+        n = -(-n // capacity)
+        counts.append(n)
+    depth = len(counts)
+    # Node numbers top-down: the root is 1, then each level's nodes in the order STR makes them
+    # (neighbours on the map get neighbouring numbers), the leaves last.
+    first = [2 + sum(counts[level + 1:]) for level in range(depth)]
+    total = 1 + sum(counts)
+    node_type = np.dtype({"names": ["depth", "count", "cells"], "formats": [">u2", ">u2", (_CELL, (capacity,))],
+                         "offsets": [0, 2, 4], "itemsize": node_size})
+    nodes = np.zeros(total, dtype=node_type)  # unused cells and the tail of each node stay zero
+    nodes["depth"][0] = depth
+    keys, level_boxes = ids, boxes  # the items of the level being packed: entries, then nodes
+    rowid_rows, parents = None, []
+    for level in range(depth + 1):
+        if level < depth:
+            order, sizes = _str_order(level_boxes, capacity)
+            keys, level_boxes = keys[order], level_boxes[order]
+            numbers = first[level] + np.arange(len(sizes), dtype=np.int64)
+        else:  # the root takes what is left
+            sizes, numbers = np.array([len(keys)]), np.array([1], dtype=np.int64)
+        node_of = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        slot = np.arange(len(keys), dtype=np.int32) - np.repeat((np.cumsum(sizes) - sizes).astype(np.int32), sizes)
+        row = (numbers - 1)[node_of]
+        children = keys if level == 0 else first[level - 1] + keys  # rowids, or the child nodes' numbers
+        nodes["cells"]["key"][row, slot] = children
+        nodes["cells"]["box"][row, slot] = level_boxes
+        nodes["count"][numbers - 1] = sizes
         if level == 0:
-            leaf = numbers[0][node_of]
-            by_id = np.argsort(keys_s, kind="stable")  # rowid order: appends to the rowid table's B-tree
-            rowid_rows = zip(keys_s[by_id].tolist(), leaf[by_id].tolist())
+            by_id = np.argsort(keys, kind="stable")  # rowid order: appends to the rowid table's B-tree
+            rowid_rows = _pairs(keys[by_id], numbers[node_of][by_id])
         else:
-            parent_rows.append((numbers[level - 1][keys_s], numbers[level][node_of]))
-    header[0, 0] = depth
-    padding = np.zeros((total, node_size - 4 - capacity * CELL_BYTES), dtype=np.uint8)
-    blobs = np.concatenate([header.view(np.uint8), area.reshape(total, -1), padding], axis=1)
-    nodes = ((n, blob.tobytes()) for n, blob in enumerate(blobs, 1))
-    if parent_rows:
-        children = np.concatenate([c for c, _p in parent_rows])
-        parents = np.concatenate([p for _c, p in parent_rows])
+            parents.append((children, numbers[node_of]))
+        if level < depth:  # this level's nodes are the next level's items
+            starts = np.cumsum(sizes) - sizes
+            node_boxes = np.empty((len(sizes), 4), dtype=np.float32)
+            for c, reduce in enumerate((np.minimum, np.maximum, np.minimum, np.maximum)):
+                node_boxes[:, c] = reduce.reduceat(level_boxes[:, c], starts)
+            keys, level_boxes = np.arange(len(sizes), dtype=np.int64), node_boxes
+    raw = nodes.view(np.uint8).reshape(total, node_size)
+    node_rows = ((n, blob.tobytes()) for n, blob in enumerate(raw, 1))
+    parent_rows = []
+    if parents:
+        children = np.concatenate([c for c, _p in parents])
         order = np.argsort(children)
-        parent_rows = zip(children[order].tolist(), parents[order].tolist())
-    return nodes, rowid_rows, parent_rows
+        parent_rows = _pairs(children[order], np.concatenate([p for _c, p in parents])[order])
+    return node_rows, rowid_rows, parent_rows
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, chunk: int = 10_000):
+    """(a[i], b[i]) as Python ints, made a chunk at a time: 200,000 rows as two whole lists of ints
+    would be ~15 MB at once."""
+    for start in range(0, len(a), chunk):
+        yield from zip(a[start:start + chunk].tolist(), b[start:start + chunk].tolist())

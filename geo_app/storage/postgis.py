@@ -9,9 +9,10 @@ created by the app and brought up to the layer definitions by `initialise()`; th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import re
-from typing import Sequence
+from typing import Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..layers import LayerDef
 from .accounts import TABLES as ACCOUNT_TABLES
 from .accounts import PostgisAccounts
 from .audit import AUDIT, POSTGIS_DDL as AUDIT_DDL
-from .base import SRID, Feature, Store, Writer, quote_ident
+from .base import SRID, Feature, FeatureQuery, FeatureRows, Store, Writer, quote_ident
 from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
@@ -176,6 +177,48 @@ class PostgisStore(PostgisSpatial, Store):
 
     def _geometry_column_sql(self, layer: LayerDef) -> str:
         return 'ST_AsBinary("geom")'
+
+    def _fetch_bulk(self, sql: str, params: Sequence) -> list[tuple]:
+        # Binary results: geometries as raw WKB rather than hex text twice its size, numbers
+        # without parsing. feature_rows selects only ints, floats, text (dates as text) and bytea.
+        with self._connection() as conn:
+            try:
+                return conn.execute(sql, list(params), binary=True).fetchall()
+            except self._psycopg.Error as exc:
+                raise StoreError(f"{self.description}: {str(exc).strip()}") from None
+
+    def keyset_pages(self, layer: str, query: FeatureQuery) -> Iterator[FeatureRows]:
+        """Pages as the base class reads them, pipelined: the next page's statement is sent as soon
+        as this page's last id is known, so the server reads and sends it while the caller works on
+        this one (~0.4 s of a 200,000-estate export on two cores). One pooled connection is held
+        until the last page, or until the caller drops the generator."""
+        if not self._psycopg.Pipeline.is_supported():  # libpq < 14
+            yield from super().keyset_pages(layer, query)
+            return
+        layer_def = self._layer(layer)
+
+        def send(conn, after):
+            sql, params, names = self._feature_rows_sql(layer_def, dataclasses.replace(query, after_id=after))
+            return conn.cursor(binary=True).execute(sql, params), names
+
+        with self._connection() as conn:
+            try:
+                with conn.pipeline():
+                    cursor, names = send(conn, query.after_id)
+                    while cursor is not None:
+                        rows = cursor.fetchall()
+                        cursor = send(conn, rows[-1][0])[0] if len(rows) == query.limit else None
+                        if rows:
+                            yield self._feature_rows_from(rows, names, query.with_geometry)
+            except self._psycopg.Error as exc:
+                raise StoreError(f"{self.description}: {str(exc).strip()}") from None
+
+    def _value_sql(self, field_def) -> str:
+        # Dates leave as ISO text (what `_plain` would make of datetime.date, without a Python call
+        # per value: 0.6 s of a 200,000-estate export); not aliased, so ORDER BY still sees the date.
+        if field_def.type == "date":
+            return f"to_char({quote_ident(field_def.name)}, 'YYYY-MM-DD')"
+        return quote_ident(field_def.name)
 
     def _decode_geometries(self, values: list) -> np.ndarray:
         return shapely.from_wkb([bytes(v) if v is not None else None for v in values])

@@ -18,12 +18,12 @@ from ...errors import InvalidParameter, NotFound
 from ...storage import FeatureQuery, Store
 from ..geojson import stream_feature_collection
 from ..spatial import office_by_code
-from .gpkg import write_geopackage
+from .gpkg import copy_geopackage, write_geopackage
 from .kml import kml_chunks
 from .naming import export_filename
 from .options import ExportOptions
 from .shapefile import field_mapping_csv, write_shapefile
-from .source import PAGE_SIZE, feature_pages, within_office
+from .source import PAGE_SIZE, feature_pages, geopackage_source, within_office
 from .tables import EXCEL_MAX_ROWS, csv_chunks, write_xlsx
 
 Progress = Callable[[int, int], None]  # (features done, features in all)
@@ -73,9 +73,12 @@ class Export:
     def _pages(self, progress: Progress | None):
         for page in feature_pages(self.store, self.layer.name, self.query, self.page_size):
             yield page
-            self.written += len(page.ids)
-            if progress:
-                progress(self.written, self.total)
+            self._advance(len(page.ids), progress)
+
+    def _advance(self, features: int, progress: Progress | None) -> None:
+        self.written += features
+        if progress:
+            progress(self.written, self.total)
 
     def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
         """The file's bytes in pieces. Text formats are encoded page by page as they are read;
@@ -86,7 +89,7 @@ class Export:
             yield from self._stream(self._pages(progress))
             return
         with tempfile.TemporaryDirectory(prefix="geo_app_export_") as tmp:
-            path = self._write_file(Path(tmp), self._pages(progress))
+            path = self._write_file(Path(tmp), progress)
             with open(path, "rb") as f:
                 while block := f.read(_READ_BLOCK):
                     yield block
@@ -100,7 +103,7 @@ class Export:
         if not self.options.spec.streams:  # written beside the target, then renamed: no copy
             self.written = 0
             with tempfile.TemporaryDirectory(prefix=".geo_app_export_", dir=target.parent) as tmp:
-                path = self._write_file(Path(tmp), self._pages(progress))
+                path = self._write_file(Path(tmp), progress)
                 size = path.stat().st_size
                 os.replace(path, target)
             return size
@@ -125,11 +128,17 @@ class Export:
             return csv_chunks(pages, self.layer, self.options)
         return kml_chunks(pages, self.layer, self.options, self.description())
 
-    def _write_file(self, directory: Path, pages) -> Path:
+    def _write_file(self, directory: Path, progress: Progress | None) -> Path:
         fmt = self.options.format
+        pages = self._pages(progress)
         if fmt == "gpkg":
             path = directory / f"{self.layer.name}.gpkg"
-            write_geopackage(pages, self.layer, self.options, path, self.description())
+            source = geopackage_source(self.store, self.layer.name, self.query)
+            if source is None:
+                write_geopackage(pages, self.layer, self.options, path, self.description())
+            else:  # a GeoPackage store: its attribute columns are copied by SQLite itself
+                copy_geopackage(source.path, source.ids, self.layer, self.options, path, self.description(),
+                                on_page=lambda n: self._advance(n, progress), page_size=self.page_size)
             return path
         if fmt == "xlsx":
             path = directory / f"{self.layer.name}.xlsx"

@@ -7,10 +7,12 @@ the layer it is, and at most one page is held at a time: 200,000 estates leave i
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Iterator
 
 from ...errors import InvalidParameter
 from ...storage import FeatureQuery, FeatureRows, Store
+from ...storage.geopackage import GeoPackageStore
 from .. import spatial
 
 PAGE_SIZE = 5_000
@@ -22,15 +24,32 @@ def feature_pages(store: Store, layer: str, query: FeatureQuery, page_size: int 
     A write between two pages can show in the later ones (each page reads the store as it is
     then); an export never sees half of a transaction, as each page is one statement.
     """
-    query = dataclasses.replace(query, order_by=None, offset=0, limit=page_size, with_geometry=True)
-    after = None
-    while True:
-        rows = store.feature_rows(layer, dataclasses.replace(query, after_id=after))
-        if rows.ids:
-            yield rows
-        if len(rows.ids) < page_size:
-            return
-        after = rows.ids[-1]
+    query = dataclasses.replace(query, order_by=None, offset=0, limit=page_size, after_id=None, with_geometry=True)
+    return store.keyset_pages(layer, query)
+
+
+@dataclasses.dataclass(frozen=True)
+class GeoPackageSource:
+    """A GeoPackage store's own file and the ids of the features to export (None: all of the
+    layer), for exports that read the file directly with SQL (`gpkg.copy_geopackage`)."""
+
+    path: Path
+    ids: list[int] | None
+
+
+def geopackage_source(store: Store, layer: str, query: FeatureQuery) -> GeoPackageSource | None:
+    """Where a GeoPackage export can copy from, when the store is a GeoPackage file; None otherwise.
+
+    A filtered query is run by the store (its R-tree, its exact tests), ids only, in one statement;
+    the whole layer needs no such list."""
+    if not isinstance(store, GeoPackageStore):
+        return None
+    query = dataclasses.replace(query, order_by=None, offset=0, limit=None, after_id=None, with_geometry=True,
+                                fields=None)
+    if query == FeatureQuery():
+        return GeoPackageSource(store.path, None)
+    ids = store.feature_rows(layer, dataclasses.replace(query, with_geometry=False, fields=())).ids
+    return GeoPackageSource(store.path, ids)
 
 
 def within_office(store: Store, layer: str, query: FeatureQuery, office_code: str | None) -> FeatureQuery:
