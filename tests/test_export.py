@@ -185,14 +185,14 @@ def gpkg_contents(path: Path) -> dict:
     return rows
 
 
+@pytest.mark.parametrize("demo_store", ["geopackage"], indirect=True)  # the copy serves GeoPackage stores
 @pytest.mark.parametrize("args", [{}, {"street_office": "临城街道", "coords": "gcj02", "precision": "5"},
                                   {"bbox": "117.20,34.78,117.28,34.82"}, {"ids": "3,5,8,13,99999"}])
 def test_gpkg_copied_from_a_geopackage_store_is_what_the_pages_give(demo_store, tmp_path, monkeypatch, args):
     """A GeoPackage store's export copies the attribute columns with SQL from the attached store file
     (`copy_geopackage`); every other store's is written page by page (`write_geopackage`). Both give
     the very same file contents: rows, geometry blobs, R-tree, schema, aliases, description, extent."""
-    if not isinstance(demo_store, GeoPackageStore):
-        pytest.skip("the copy serves GeoPackage stores")
+    assert isinstance(demo_store, GeoPackageStore)
     (tmp_path / "copy").mkdir()
     copied_job, copied = write(demo_store, tmp_path / "copy", args={"format": "gpkg", **args}, page_size=7)
     monkeypatch.setattr(export_job, "geopackage_source", lambda *a: None)
@@ -202,11 +202,11 @@ def test_gpkg_copied_from_a_geopackage_store_is_what_the_pages_give(demo_store, 
     assert copied_job.total == (4 if "ids" in args else copied_job.total) > 3
 
 
+@pytest.mark.parametrize("store_url", ["geopackage"], indirect=True)
 def test_gpkg_export_of_a_geopackage_store_sees_committed_edits(store, tmp_path, layers):
     """Read from the store file directly, the export sees what the store's last commit left in its
     write-ahead log, as the store's own reads do."""
-    if not isinstance(store, GeoPackageStore):
-        pytest.skip("the copy serves GeoPackage stores")
+    assert isinstance(store, GeoPackageStore)
     demo = json.loads((Path(layers["estates"].source)).read_text(encoding="utf-8"))["features"][0]
     with store.transaction() as tx:
         ids = tx.insert("estates", [{"properties": {**demo["properties"], "code": f"T-{i}"}, "geometry": demo["geometry"]}

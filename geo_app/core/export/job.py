@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from ...errors import InvalidParameter, NotFound
 from ...storage import FeatureQuery, Store
+from ..collector import cycle_collector_paused
 from ..geojson import stream_feature_collection
 from ..spatial import office_by_code
 from .gpkg import copy_geopackage, write_geopackage
@@ -129,6 +130,12 @@ class Export:
         return kml_chunks(pages, self.layer, self.options, self.description())
 
     def _write_file(self, directory: Path, progress: Progress | None) -> Path:
+        # Building the file takes as long as the data does, not as a client reads it: bounded work
+        # for which the cycle collector may pause (core.collector).
+        with cycle_collector_paused():
+            return self._build_file(directory, progress)
+
+    def _build_file(self, directory: Path, progress: Progress | None) -> Path:
         fmt = self.options.format
         pages = self._pages(progress)
         if fmt == "gpkg":
