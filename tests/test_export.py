@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import sqlite3
+import struct
 import subprocess
 import zipfile
 from pathlib import Path
@@ -224,8 +225,13 @@ def test_gpkg_blobs_are_the_stores_encoding_byte_for_byte(demo_store):
     geoms = demo_store.feature_rows("estates").geometries
     geoms = np.concatenate([geoms, shapely.from_wkt(["MULTIPOLYGON EMPTY", "POLYGON ((0 0, 1 0, 1 1, 0 0))",
                                                      "POINT (117.1 34.8)", "POINT EMPTY"])])
-    blobs = export_gpkg._encode(geoms, shapely.bounds(geoms))
-    assert [bytes(b) for b in blobs] == encode_geometries(geoms)
+    # The GeoPackage binary layout written out plainly: "GP", version 0, flags 3 (little-endian,
+    # envelope minx, maxx, miny, maxy), srs_id 4326, the envelope, then ISO WKB.
+    bounds = shapely.bounds(geoms)
+    expected = [struct.pack("<2sBBi4d", b"GP", 0, 3, 4326, b[0], b[2], b[1], b[3]) + w
+                for w, b in zip(shapely.to_wkb(geoms, byte_order=1, flavor="iso"), bounds)]
+    for blobs in (encode_geometries(geoms, bounds=bounds), encode_geometries(geoms)):
+        assert [bytes(b) for b in blobs] == expected
 
 
 @pytest.mark.parametrize("page_size", [7, 56, 1000])

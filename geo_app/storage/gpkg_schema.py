@@ -178,3 +178,16 @@ def refresh_extent(con: sqlite3.Connection, layer: LayerDef) -> None:
         f"min_y = (SELECT MIN(miny) FROM {rtree}), max_x = (SELECT MAX(maxx) FROM {rtree}), "
         f"max_y = (SELECT MAX(maxy) FROM {rtree}), "
         "last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE table_name = ?", (layer.name,))
+
+
+def set_aside(con: sqlite3.Connection, table: str, triggers: str | None = "%", indexes: bool = True) -> list[str]:
+    """Drop a table's triggers (named LIKE `triggers`; None: none) and, if `indexes`, its own column
+    indexes (not the automatic UNIQUE ones), returning the statements that make them again. Bulk
+    loads run them once at the end: the R-tree is then filled from envelopes computed all at once
+    (its triggers call back into Python four times a row) and each index is built in one pass."""
+    rows = con.execute("SELECT type, name, sql FROM main.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+                       "AND ((type = 'trigger' AND name LIKE ?) OR (type = 'index' AND ?))",
+                       (table, triggers, indexes)).fetchall()
+    for kind, name, _sql in rows:
+        con.execute(f"DROP {kind.upper()} main.{quote_ident(name)}")
+    return [sql for _kind, _name, sql in rows]

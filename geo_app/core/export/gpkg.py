@@ -32,13 +32,12 @@ from ...errors import StoreError
 from ...layers import LayerDef
 from ...storage import FeatureRows
 from ...storage import gpkg_schema
-from ...storage.base import SRID, quote_ident
-from ...storage.geopackage import connect, decode_geometries
+from ...storage.base import quote_ident
+from ...storage.geopackage import connect, decode_geometries, encode_geometries
 from ...storage.gpkg_rtree import bulk_fill
 from ..geojson import prepare_geometries
 from .options import ExportOptions
 
-_FLAGS = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]: as the store writes
 COPY_PAGE_SIZE = 5_000  # features per page of the attached copy (geometries held at once)
 
 
@@ -48,7 +47,7 @@ def write_geopackage(pages: Iterable[FeatureRows], layer: LayerDef, options: Exp
     con = connect(path)
     try:
         _start(con, layer, description)
-        deferred = _drop_triggers_and_indexes(con, layer.name)
+        deferred = gpkg_schema.set_aside(con, layer.name)
         names = ["id", "geom", *layer.field_names]
         sql = (f"INSERT INTO {quote_ident(layer.name)} ({', '.join(map(quote_ident, names))}) "
                f"VALUES ({', '.join('?' * len(names))})")
@@ -56,7 +55,7 @@ def write_geopackage(pages: Iterable[FeatureRows], layer: LayerDef, options: Exp
         for page in pages:
             geoms = prepare_geometries(page.geometries, options.precision, options.coords)
             bounds = envelopes.add(page.ids, geoms)
-            con.executemany(sql, zip(page.ids, _encode(geoms, bounds), *page.columns))
+            con.executemany(sql, zip(page.ids, encode_geometries(geoms, bounds=bounds), *page.columns))
         _finish(con, layer, deferred, envelopes)
     finally:
         con.close()
@@ -76,7 +75,7 @@ def copy_geopackage(source: Path, ids: Sequence[int] | None, layer: LayerDef, op
     try:
         con.execute("ATTACH DATABASE ? AS geo_app_source", (str(source),))
         _start(con, layer, description)
-        deferred = _drop_triggers_and_indexes(con, layer.name)
+        deferred = gpkg_schema.set_aside(con, layer.name)
         table = quote_ident(layer.name)
         columns = ", ".join(map(quote_ident, layer.field_names))
         selected = ""
@@ -100,7 +99,7 @@ def copy_geopackage(source: Path, ids: Sequence[int] | None, layer: LayerDef, op
             page_ids = [r[0] for r in rows]
             geoms = prepare_geometries(decode_geometries([r[1] for r in rows]), options.precision, options.coords)
             page_blobs.clear()
-            page_blobs.update(zip(page_ids, _encode(geoms, envelopes.add(page_ids, geoms))))
+            page_blobs.update(zip(page_ids, encode_geometries(geoms, bounds=envelopes.add(page_ids, geoms))))
             written = con.execute(copy, (after, page_ids[-1])).rowcount
             if written != len(rows):  # one snapshot: cannot happen unless the file is not what it seems
                 raise StoreError(f"{source}: {written} rows copied for a page of {len(rows)}")
@@ -140,24 +139,6 @@ def _finish(con: sqlite3.Connection, layer: LayerDef, deferred: list[str], envel
     con.execute("COMMIT")
 
 
-# The GeoPackage binary header `encode_geometries` writes: "GP", version 0, flags (little-endian,
-# envelope [minx, maxx, miny, maxy]), srs_id, envelope; then the ISO WKB.
-_HEADER = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("envelope", "<f8", 4)])
-
-
-def _encode(geoms: np.ndarray, bounds: np.ndarray, srid: int = SRID) -> list[bytearray]:
-    """`storage.geopackage.encode_geometries` byte for byte, given `bounds` (shapely.bounds of
-    `geoms`), with the headers packed all at once by numpy. The blobs are bytearrays: the sqlite3
-    module binds them straight away, where bytes (like None) first go through its adaptation
-    lookups (~0.25 µs a value)."""
-    wkbs = shapely.to_wkb(geoms, byte_order=1, flavor="iso").tolist()
-    header = np.zeros(len(wkbs), dtype=_HEADER)
-    header["magic"], header["flags"], header["srs_id"] = b"GP", _FLAGS, srid
-    header["envelope"] = bounds[:, [0, 2, 1, 3]]
-    packed, size = header.tobytes(), _HEADER.itemsize
-    return [bytearray(packed[i:i + size]) + wkb for i, wkb in zip(range(0, len(packed), size), wkbs)]
-
-
 class _Envelopes:
     """The ids and envelopes of every page, kept as compact arrays (40 bytes a feature) for one bulk
     fill of the R-tree at the end."""
@@ -182,15 +163,3 @@ class _Envelopes:
         bounds = np.concatenate(self.bounds)
         self.bounds.clear()
         return ids, bounds
-
-
-def _drop_triggers_and_indexes(con, table: str) -> list[str]:
-    """Drop the table's R-tree triggers and its column indexes, returning the statements that make
-    them again. A bulk load is faster filling the R-tree from envelopes computed all at once (the
-    triggers call back into Python four times a row) and building each index once at the end."""
-    rows = con.execute("SELECT type, name, sql FROM main.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                       "AND type IN ('trigger', 'index')", (table,)).fetchall()
-    for kind, name, _sql in rows:  # names as SQLite reports them, quoted as identifiers
-        quoted = '"' + name.replace('"', '""') + '"'
-        con.execute(f"DROP {kind.upper()} main.{quoted}")
-    return [sql for _kind, _name, sql in rows]
