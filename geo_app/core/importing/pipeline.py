@@ -156,7 +156,7 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
     mapping = map_columns(layer_def, list(table.columns), mapping_file)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
     report.notes += [f"column '{h}' not imported: {why}" for h, why in mapping.ignored.items()]
-    columns, problems = check_attributes(layer_def, table.columns, mapping, row_number)
+    columns, problems = check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
     ids = table.columns.get(mapping.id_column) if mapping.id_column else None
     replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
     problems += found

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import shapely
 
@@ -40,6 +42,9 @@ class SourceTable:
     row_kind: str = "feature"  # spreadsheet rows are numbered as the user sees them
     first_row: int = 1
     notes: list = field(default_factory=list)
+    # Headers whose cells are already text stripped of surrounding blanks, blank cells None (the
+    # column checks skip their own per-cell strip for these).
+    trimmed: frozenset = frozenset()
 
     count: int = field(init=False)
 
@@ -126,16 +131,52 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
-            meta, _, geometry, fields = pyogrio.raw.read(path, layer=layer, **options)
+            # GDAL's Arrow stream: columns filled in C++, no Python object per cell while reading
+            # (a 200,000-estate Shapefile read and trimmed in half the time of a per-feature read).
+            meta, data = pyogrio.raw.read_arrow(path, layer=layer, **options)
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
-    geoms = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
-    # Arrays keep GDAL's dtypes (int, float, datetime64): the column checks take array-only paths.
-    columns = {name: np.asarray(values) for name, values in zip(meta["fields"], fields)}
+    geometry_name = meta.get("geometry_name") or "wkb_geometry"
+    if geometry_name in data.column_names:
+        geoms = shapely.from_wkb(_chunk(data.column(geometry_name)).to_numpy(zero_copy_only=False))
+    else:
+        geoms = np.full(data.num_rows, None)
+    columns, trimmed = {}, set()
+    for name in meta["fields"]:
+        columns[name], is_trimmed = _numpy_column(_chunk(data.column(name)))
+        if is_trimmed:
+            trimmed.add(name)
+    del data
     crs_text = meta.get("crs")
     if suffix == ".kml":
         crs_text = "EPSG:4326"  # KML is WGS84 by definition
-    return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes)
+    return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes,
+                       trimmed=frozenset(trimmed))
+
+
+def _chunk(column) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _numpy_column(values: pa.Array) -> tuple[np.ndarray, bool]:
+    """One Arrow column as the numpy array the column checks take, and whether it is trimmed text.
+
+    Numbers, dates and times keep their dtypes (nulls as NaN/NaT). Text is stripped and blank cells
+    made None by Arrow's kernels before any Python string exists. Booleans with gaps become 1.0/0.0/
+    NaN (as a per-feature read gives them); lists become Python lists.
+    """
+    kind = values.type.storage_type if isinstance(values.type, pa.ExtensionType) else values.type
+    if isinstance(values.type, pa.ExtensionType):
+        values = values.storage
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        stripped = pc.utf8_trim_whitespace(values)
+        blank = pc.fill_null(pc.equal(stripped, ""), True)
+        return pc.if_else(blank, pa.scalar(None, kind), stripped).to_numpy(zero_copy_only=False), True
+    if pa.types.is_boolean(kind) and values.null_count:
+        return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), False
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
+        return np.array(values.to_pylist() + [None], dtype=object)[:-1], False
+    return values.to_numpy(zero_copy_only=False), False
 
 
 def _first_line(exc: Exception) -> str:

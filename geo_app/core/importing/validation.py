@@ -38,12 +38,13 @@ class Checked:
 
 
 def check_attributes(layer_def: LayerDef, columns: dict[str, np.ndarray], mapping: FieldMapping,
-                     row_number) -> tuple[dict[str, np.ndarray], list[ImportProblem]]:
-    """Each mapped column converted to its field's type and checked (required, range, vocabulary)."""
+                     row_number, trimmed: frozenset = frozenset()) -> tuple[dict[str, np.ndarray], list[ImportProblem]]:
+    """Each mapped column converted to its field's type and checked (required, range, vocabulary).
+    `trimmed`: headers whose cells are stripped text or None already (`SourceTable.trimmed`)."""
     out, problems = {}, []
     for header, name in mapping.columns.items():
         f = layer_def.field(name)
-        out[name], found = check_column(f, columns[header], mapping.values.get(name))
+        out[name], found = check_column(f, columns[header], mapping.values.get(name), trimmed=header in trimmed)
         problems += [ImportProblem(row_number(p.position), header, p.message) for p in found]
     return out, problems
 
