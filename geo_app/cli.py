@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pyogrio logs "Created 5,000 records" at INFO for each page a Shapefile export writes: lines
+    # through the export's progress bar and noise in a server's log. Its warnings still show.
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
         return COMMANDS[args.command](args, config)
@@ -176,7 +179,8 @@ def cmd_import(args, config) -> int:
         limits=Limits(max_upload=config.imports.max_unpacked_mb * 1024 * 1024,  # a local file: the unpack limit
                       max_unpacked=config.imports.max_unpacked_mb * 1024 * 1024),
         max_overlap_share=config.imports.max_overlap_share,
-        max_repair_area_change=config.imports.max_repair_area_change)
+        max_repair_area_change=config.imports.max_repair_area_change,
+        max_km_outside_district=config.imports.max_km_outside_district)
     store = _open(config)
     progress = PhaseProgress()
     try:

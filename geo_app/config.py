@@ -86,6 +86,9 @@ class ImportsConfig:
     max_overlap_share: float = 0.05
     # make_valid repairs a geometry only when its area changes by at most this share; else refused.
     max_repair_area_change: float = 0.01
+    # Features further than this from the district's outline (its box) are refused: the mark of a
+    # wrong Gauss-Kruger zone (one zone off is ~270 km) or CRS. 0 turns the check off.
+    max_km_outside_district: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,9 @@ def _validate(config: Config, sources: dict) -> None:
                                         "max_upload_mb")
     if not 0 <= config.imports.max_overlap_share <= 1:
         fail("imports.max_overlap_share", f"must be between 0 and 1, got {config.imports.max_overlap_share}")
+    if config.imports.max_km_outside_district < 0:
+        fail("imports.max_km_outside_district",
+             f"must be 0 (off) or more, got {config.imports.max_km_outside_district}")
     if not 0 <= config.imports.max_repair_area_change <= 1:
         fail("imports.max_repair_area_change",
              f"must be between 0 and 1, got {config.imports.max_repair_area_change}")

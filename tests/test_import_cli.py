@@ -57,7 +57,7 @@ def test_refused_import_exits_1_and_prints_every_problem(data_dir, tmp_path):
     assert result.returncode == 1
     assert "error: feature 1, field 'households'" in result.stderr
     assert "error: feature 3, field 'progress_pct'" in result.stderr
-    assert "refused, nothing written" in result.stderr
+    assert "refused: 2 feature(s) with errors, nothing written" in result.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["ok"] is False and report["errors"] == 2 and report["refused"] == 2
 

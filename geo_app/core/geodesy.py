@@ -29,6 +29,21 @@ _GEOD = Geod(ellps="WGS84")
 _SMALL_DEG = 0.05  # span below which `_small_areas` is within ~1e-7 of the geodesic area
 
 
+# GCJ-02 has no EPSG code. Files exported in it carry this CRS (a Shapefile's .prj, a GeoPackage's
+# srs): numerically lon/lat on the WGS 84 ellipsoid, but with its own datum name, so GDAL and QGIS
+# never identify it as EPSG:4326 and an import recognises it (`names_gcj02`) instead of reading the
+# shifted positions as WGS 84 (~500 m off).
+GCJ02_WKT = ('GEOGCS["GCJ-02 (Amap, WGS 84 with the Chinese offset; not EPSG:4326)",'
+             'DATUM["GCJ-02 offset from WGS 84",SPHEROID["WGS 84",6378137,298.257223563]],'
+             'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AXIS["Longitude",EAST],AXIS["Latitude",NORTH]]')
+GCJ02_LABEL = "GCJ-02"
+
+
+def names_gcj02(crs_text: str | None) -> bool:
+    """Whether a file's CRS text (WKT, name or marker) says GCJ-02 (ours or another tool's)."""
+    return bool(crs_text) and "GCJ" in crs_text.upper().replace("_", "-")
+
+
 def in_china(lon, lat) -> np.ndarray:
     """True where (lon, lat) lies inside the rough China bbox, i.e. where GCJ-02 applies."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)

@@ -32,12 +32,14 @@ from ...errors import StoreError
 from ...layers import LayerDef
 from ...storage import FeatureRows
 from ...storage import gpkg_schema
-from ...storage.base import quote_ident
+from ...storage.base import SRID, quote_ident
 from ...storage.geopackage import connect, decode_geometries, encode_geometries
 from ...storage.gpkg_rtree import bulk_fill
+from ..geodesy import GCJ02_WKT
 from ..geojson import prepare_geometries
 from .options import ExportOptions
 
+GCJ02_SRS_ID = 990002  # our own srs row for GCJ-02 (organization "geo_app"): it has no EPSG code
 COPY_PAGE_SIZE = 5_000  # features per page of the attached copy (geometries held at once)
 
 
@@ -46,7 +48,7 @@ def write_geopackage(pages: Iterable[FeatureRows], layer: LayerDef, options: Exp
     """Write the pages to a new GeoPackage at `path` (which must not exist)."""
     con = connect(path)
     try:
-        _start(con, layer, description)
+        _start(con, layer, description, options.coords)
         deferred = gpkg_schema.set_aside(con, layer.name)
         names = ["id", "geom", *layer.field_names]
         sql = (f"INSERT INTO {quote_ident(layer.name)} ({', '.join(map(quote_ident, names))}) "
@@ -55,7 +57,7 @@ def write_geopackage(pages: Iterable[FeatureRows], layer: LayerDef, options: Exp
         for page in pages:
             geoms = prepare_geometries(page.geometries, options.precision, options.coords)
             bounds = envelopes.add(page.ids, geoms)
-            con.executemany(sql, zip(page.ids, encode_geometries(geoms, bounds=bounds), *page.columns))
+            con.executemany(sql, zip(page.ids, encode_geometries(geoms, _srs_id(options), bounds=bounds), *page.columns))
         _finish(con, layer, deferred, envelopes)
     finally:
         con.close()
@@ -74,7 +76,7 @@ def copy_geopackage(source: Path, ids: Sequence[int] | None, layer: LayerDef, op
     con = connect(path)
     try:
         con.execute("ATTACH DATABASE ? AS geo_app_source", (str(source),))
-        _start(con, layer, description)
+        _start(con, layer, description, options.coords)
         deferred = gpkg_schema.set_aside(con, layer.name)
         table = quote_ident(layer.name)
         columns = ", ".join(map(quote_ident, layer.field_names))
@@ -99,7 +101,7 @@ def copy_geopackage(source: Path, ids: Sequence[int] | None, layer: LayerDef, op
             page_ids = [r[0] for r in rows]
             geoms = prepare_geometries(decode_geometries([r[1] for r in rows]), options.precision, options.coords)
             page_blobs.clear()
-            page_blobs.update(zip(page_ids, encode_geometries(geoms, bounds=envelopes.add(page_ids, geoms))))
+            page_blobs.update(zip(page_ids, encode_geometries(geoms, _srs_id(options), bounds=envelopes.add(page_ids, geoms))))
             written = con.execute(copy, (after, page_ids[-1])).rowcount
             if written != len(rows):  # one snapshot: cannot happen unless the file is not what it seems
                 raise StoreError(f"{source}: {written} rows copied for a page of {len(rows)}")
@@ -114,7 +116,7 @@ def copy_geopackage(source: Path, ids: Sequence[int] | None, layer: LayerDef, op
         con.close()
 
 
-def _start(con: sqlite3.Connection, layer: LayerDef, description: str) -> None:
+def _start(con: sqlite3.Connection, layer: LayerDef, description: str, coords: str) -> None:
     # 8 KiB pages: ~2-3% faster to fill than SQLite's 4 KiB default (fewer page splits and index
     # levels); the R-tree's node size stays 1228 bytes (SQLite caps it at 51 cells).
     con.execute("PRAGMA main.page_size = 8192")
@@ -129,6 +131,23 @@ def _start(con: sqlite3.Connection, layer: LayerDef, description: str) -> None:
     gpkg_schema.create_core_tables(con, store_meta=False)
     gpkg_schema.ensure_layer(con, layer)
     con.execute("UPDATE gpkg_contents SET description = ? WHERE table_name = ?", (description, layer.name))
+    if coords == "gcj02":
+        _label_gcj02(con, layer)
+
+
+def _srs_id(options: ExportOptions) -> int:
+    """The srs_id every geometry blob's header carries: the layer's."""
+    return GCJ02_SRS_ID if options.coords == "gcj02" else SRID
+
+
+def _label_gcj02(con: sqlite3.Connection, layer: LayerDef) -> None:
+    """The layer's srs is GCJ-02 (no EPSG code: an srs of our own), so QGIS, GDAL and our import
+    never take the shifted positions for WGS 84."""
+    con.execute("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, 'geo_app', ?, ?, ?)",
+                ("GCJ-02", GCJ02_SRS_ID, GCJ02_SRS_ID, GCJ02_WKT,
+                 "GCJ-02 (Amap/高德) longitude/latitude: WGS 84 shifted by the Chinese offset; not EPSG:4326"))
+    for table in ("gpkg_contents", "gpkg_geometry_columns"):
+        con.execute(f"UPDATE {table} SET srs_id = ? WHERE table_name = ?", (GCJ02_SRS_ID, layer.name))
 
 
 def _finish(con: sqlite3.Connection, layer: LayerDef, deferred: list[str], envelopes: "_Envelopes") -> None:

@@ -40,6 +40,9 @@ def kml_chunks(pages: Iterable[FeatureRows], layer: LayerDef, options: ExportOpt
                      f"{_text(f.label_zh)}</displayName></SimpleField>" for f in layer.fields if f.name != "name")
     yield ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">\n<Document>'
            f"<name>{_text(layer.name)}</name><description>{_text(description)}</description>\n"
+           # KML is WGS 84 by definition: a GCJ-02 file says otherwise where an import looks.
+           + ('<ExtendedData><Data name="coordinateSystem"><value>GCJ-02</value></Data></ExtendedData>\n'
+              if options.coords == "gcj02" else "") +
            f"<Schema name={quoteattr(schema_id)} id={quoteattr(schema_id)}>{fields}</Schema>\n"
            f"<Folder><name>{_text(layer.name)}</name>\n").encode("utf-8")
     columns = dict(zip(layer.field_names, range(len(layer.field_names))))

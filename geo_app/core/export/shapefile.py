@@ -19,6 +19,7 @@ import shapely
 
 from ...layers import LayerDef
 from ...storage import FeatureRows
+from ..geodesy import GCJ02_WKT
 from ..geojson import prepare_geometries
 from .options import ExportOptions
 
@@ -65,6 +66,7 @@ def write_shapefile(pages: Iterable[FeatureRows], layer: LayerDef, options: Expo
 
     mapping = shapefile_field_names(layer)
     fields = [mapping[n] for n in ["id", *layer.field_names]]
+    crs = GCJ02_WKT if options.coords == "gcj02" else "EPSG:4326"  # the .prj says which
     cut, first = 0, True
     for page in pages:
         geoms = prepare_geometries(page.geometries, options.precision, options.coords)
@@ -76,13 +78,13 @@ def write_shapefile(pages: Iterable[FeatureRows], layer: LayerDef, options: Expo
             cut += n
         # Layer creation options only on the first write; the rest append to it.
         pyogrio.raw.write(str(path), shapely.to_wkb(geoms), data, fields, field_mask=masks, layer=path.stem,
-                          driver="ESRI Shapefile", geometry_type=layer.geometry_type, crs="EPSG:4326",
+                          driver="ESRI Shapefile", geometry_type=layer.geometry_type, crs=crs,
                           encoding="UTF-8", append=not first)
         first = False
     if first:  # nothing matched: still a valid, empty shapefile with the layer's fields
         empty = [np.array([], dtype=np.int64), *(_column(f.type, [])[0] for f in layer.fields)]
         pyogrio.raw.write(str(path), np.array([], dtype=object), empty, fields, layer=path.stem,
-                          driver="ESRI Shapefile", geometry_type=layer.geometry_type, crs="EPSG:4326",
+                          driver="ESRI Shapefile", geometry_type=layer.geometry_type, crs=crs,
                           encoding="UTF-8")
     return cut
 

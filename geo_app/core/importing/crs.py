@@ -15,7 +15,7 @@ import numpy as np
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from ..geodesy import bd09_to_wgs84, gcj02_to_wgs84, transform_geometry, transformer
+from ..geodesy import bd09_to_wgs84, gcj02_to_wgs84, names_gcj02, transform_geometry, transformer
 from .report import ImportRefused
 
 GEOGRAPHIC_EPSG = {4326, 4490}
@@ -112,6 +112,8 @@ def from_file(wkt_or_code: str | None) -> SourceCrs | None:
     """The CRS a file states (.prj, GeoPackage srs, GeoJSON/KML's WGS84), or None if it states none."""
     if not wkt_or_code:
         return None
+    if names_gcj02(wkt_or_code):  # GCJ-02 has no EPSG code; our exports and some tools name it
+        return SourceCrs("gcj02", None, "GCJ-02 (from the file)", from_file=True)
     try:
         crs = CRS.from_user_input(wkt_or_code)
     except CRSError as exc:
@@ -127,7 +129,8 @@ def choose(file_crs: SourceCrs | None, declared: SourceCrs | None, label: str) -
     """The file's CRS unless one is declared; a declaration contradicting the file is refused.
 
     GCJ-02 / BD-09 may be declared over a file that says WGS84: GeoJSON and KML always "say" WGS84,
-    and an Amap-digitised file is numerically lon/lat in that sense.
+    and an Amap-digitised file is numerically lon/lat in that sense. A file that says GCJ-02 (our
+    GCJ-02 exports do) is read as GCJ-02; declaring anything else over it is refused.
     """
     if declared is None:
         if file_crs is None:
@@ -136,7 +139,10 @@ def choose(file_crs: SourceCrs | None, declared: SourceCrs | None, label: str) -
         return file_crs
     if file_crs is None:
         return declared
-    if declared.kind != "crs":
+    if file_crs.kind != "crs":
+        if declared.kind == file_crs.kind:
+            return declared
+    elif declared.kind != "crs":
         if file_crs.crs.is_geographic:
             return declared
     elif declared.crs.is_geographic and file_crs.crs.is_geographic:

@@ -83,8 +83,11 @@ def _lookup(layer_def: LayerDef) -> dict[str, str]:
     return table
 
 
-def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | None = None) -> FieldMapping:
-    """Match headers to fields; an explicit mapping wins. Two columns for one field is refused."""
+def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | None = None,
+                is_empty=lambda header: False, label: str = "the file") -> FieldMapping:
+    """Match headers to fields; an explicit mapping wins. Two columns for one field is refused,
+    unless one of them is empty in every row (`is_empty(header)`): GDAL's KML reader adds a
+    `Name` column beside the file's own 小区名称, blank where the file has no <name>."""
     explicit = {str(k): str(v) for k, v in (mapping_file or {}).get("columns", {}).items()}
     for header, target in explicit.items():
         if target and not layer_def.has_field(target):
@@ -103,8 +106,15 @@ def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | No
             result.ignored[header] = f"'{target}' is computed by the store"
         elif target in result.columns.values():
             other = next(h for h, t in result.columns.items() if t == target)
-            raise ImportRefused(f"columns '{other}' and '{header}' both map to field '{target}'; "
-                                "say which one in a mapping file ([columns] 'header' = \"\" ignores one)")
+            if is_empty(header):
+                result.ignored[header] = f"empty; field '{target}' comes from column '{other}'"
+            elif is_empty(other):
+                del result.columns[other]
+                result.ignored[other] = f"empty; field '{target}' comes from column '{header}'"
+                result.columns[header] = target
+            else:
+                raise ImportRefused(f"{label}: columns '{other}' and '{header}' both map to field '{target}'; "
+                                    "say which one in a mapping file ([columns] 'header' = \"\" ignores one)")
         else:
             result.columns[header] = target
     result.values = _value_spellings(layer_def, (mapping_file or {}).get("values", {}))

@@ -17,7 +17,7 @@ import shapely
 import shapely.geometry
 
 from ...storage import Feature, Store
-from ...storage.columns import CheckedColumns
+from ...storage.columns import CheckedColumns, null_mask
 from .. import audit
 from ..collector import cycle_collector_paused
 from ..accounts import Actor
@@ -27,7 +27,7 @@ from .encoding import check_encoding
 from .fields import load_mapping_file, map_columns
 from .matching import MODES, code_clashes, match_rows, stored_near
 from .overlaps import overlap_problems
-from .plausibility import check_source, check_zone
+from .plausibility import check_near_district, check_source, check_zone
 from .reading import SourceTable, read_source
 from .report import ImportReport, ImportRefused
 from .validation import Checked, check_attributes, check_shapes, duplicate_values, missing_required
@@ -49,6 +49,12 @@ class NoProgress:
         pass
 
 
+DISTRICT_LAYER = "district"
+
+# What GDAL's KML readers add to every KML layer: how Google Earth draws a placemark, no data.
+_KML_DISPLAY_COLUMNS = frozenset({"description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
+                                  "extrude", "visibility", "drawOrder", "icon", "snippet"})
+
 # The command line acts as an administrator of its own machine (no sign-in).
 CLI_ACTOR = Actor("cli", None, "admin", "cli")
 
@@ -66,6 +72,7 @@ class ImportOptions:
     limits: Limits = Limits()
     max_overlap_share: float = 0.05
     max_repair_area_change: float = 0.01
+    max_km_outside_district: float = 50.0  # 0: no check (see plausibility.check_near_district)
     temp_dir: Path | None = None  # where the private workspace goes (default: the system's)
     preview_rows: int = 0  # first rows kept in the report (source values + WGS84 geometry), for the web page
     # Who imports, for the audit log (the web page passes the signed-in admin; default: the CLI).
@@ -107,7 +114,8 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     if not len(table):
         raise ImportRefused(f"{label}: holds no features")
     clock.lap("read")
-    geoms = _placed(table, declared, report)
+    geoms = _placed(table, declared, report, _district_box(store, options),
+                    options.max_km_outside_district)
     table.geometries = None  # from here on only the placed and checked copies are used
     clock.lap("place")
     checked, replaces = _check(store, layer_def, table, geoms, options, mapping_file, report, progress)
@@ -115,6 +123,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     report.problems += checked.problems
     report.repaired = checked.repaired
     report.refused = len(checked.error_rows())
+    report.planned = (int((replaces < 0).sum()), int((replaces >= 0).sum()))
     clock.lap("check")
     if report.ok and not options.dry_run:
         _write(store, options.layer, checked, replaces, report, progress,
@@ -137,14 +146,27 @@ class _PhaseClock:
         self.last = now
 
 
-def _placed(table: SourceTable, declared, report: ImportReport) -> np.ndarray:
+def _district_box(store: Store, options: ImportOptions) -> tuple[float, float, float, float] | None:
+    """The stored district's box, which imports into other layers must stay near; None when there
+    is none (a new store) or the district itself is imported."""
+    if options.layer == DISTRICT_LAYER or DISTRICT_LAYER not in store.layers or not options.max_km_outside_district:
+        return None
+    geoms = [f.geometry for f in store.features(DISTRICT_LAYER) if f.geometry is not None]
+    if not geoms:
+        return None
+    return tuple(shapely.total_bounds(np.array(geoms, dtype=object)).tolist())
+
+
+def _placed(table: SourceTable, declared, report: ImportReport, district, max_km: float) -> np.ndarray:
     """The file's geometries in WGS84, after the CRS is chosen and its plausibility checked."""
     source = choose(from_file(table.crs_text), declared, table.label)
     source, notes = check_source(table.geometries, source, table.label, table.where)
     report.notes += notes
     geoms = to_wgs84(table.geometries, source)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    check_zone(shapely.bounds(geoms), present, source, table.label, table.where)
+    bounds = shapely.bounds(geoms)
+    check_zone(bounds, present, source, table.label, table.where)
+    check_near_district(table.geometries, bounds, present, source, district, max_km, table.label, table.where)
     report.crs = source.label
     return geoms
 
@@ -153,9 +175,10 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
            mapping_file: dict | None, report: ImportReport, progress: Progress) -> tuple[Checked, np.ndarray]:
     progress.phase("check", len(table))
     row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
-    mapping = map_columns(layer_def, list(table.columns), mapping_file)
+    is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
+    mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
-    report.notes += [f"column '{h}' not imported: {why}" for h, why in mapping.ignored.items()]
+    report.notes += _ignored_notes(mapping.ignored, is_empty)
     columns, problems = check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
     ids = table.columns.get(mapping.id_column) if mapping.id_column else None
     replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
@@ -177,6 +200,20 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
     report.preview = _preview(table, mapping.columns, geoms, options.preview_rows)
     progress.advance(len(table))
     return Checked(columns, geoms, problems, repaired), replaces
+
+
+def _ignored_notes(ignored: dict[str, str], is_empty) -> list[str]:
+    """A note per column not imported, but one for all the unrecognised empty ones (KML readers
+    add a dozen: description, timestamp, altitudeMode …)."""
+    unrecognised = [h for h, why in ignored.items() if why == "not recognised"]
+    display = [h for h in unrecognised if h in _KML_DISPLAY_COLUMNS]
+    empty = [h for h in unrecognised if h not in display and is_empty(h)]
+    notes = [f"column '{h}' not imported: {why}" for h, why in ignored.items() if h not in empty + display]
+    if empty:
+        notes.append(f"empty column(s) not imported: {', '.join(empty)}")
+    if display:
+        notes.append(f"KML display column(s) not imported: {', '.join(display)}")
+    return notes
 
 
 def _preview(table: SourceTable, mapped: dict, geoms: np.ndarray, limit: int) -> list[dict]:

@@ -16,7 +16,7 @@ import shapely
 from pyproj import CRS
 
 from ..geodesy import in_china
-from .crs import SourceCrs, gauss_kruger, zone_code_for_prefix
+from .crs import GK_EPSG, SourceCrs, gauss_kruger, zone_code_for_prefix
 from .report import ImportRefused
 
 ZONE_MARGIN_DEG = 1.0  # data may spill a little over a zone edge; a whole zone further is a mistake
@@ -111,3 +111,49 @@ def check_zone(wgs84_bounds: np.ndarray, present: np.ndarray, source: SourceCrs,
                                 f"{source.label}'s zone (central meridian {zone.central_meridian}°E ± {zone.width / 2}°); "
                                 "the zone does not match the coordinates")
     _check_china(wgs84_bounds, present, label, where)
+
+
+def check_near_district(source_geoms: np.ndarray, wgs84_bounds: np.ndarray, present: np.ndarray, source: SourceCrs,
+                        district: tuple[float, float, float, float] | None, max_km: float, label: str,
+                        where: Callable[[int], str]) -> None:
+    """Features must lie within `max_km` of the district's box. Eastings without a zone prefix are
+    valid numbers in every Gauss-Kruger zone, so a wrong zone lands whole zones (~270 km) away and
+    no other check can see it; here it is refused, naming the zone that would fit."""
+    if district is None or not max_km or not present.any():
+        return
+    distance = _km_outside(wgs84_bounds, district)
+    i = _first(present & (distance > max_km))
+    if i is None:
+        return
+    hint = _fitting_zone(source_geoms[i], source, district, max_km)
+    raise ImportRefused(f"{label}: {where(i)} lies {distance[i]:,.0f} km from the district (more than "
+                        f"{max_km:g} km) when read as {source.label}; the coordinate system or zone is likely "
+                        f"wrong{hint}")
+
+
+def _km_outside(bounds: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """How far (km, ~1% at these latitudes) each feature's box lies outside `box`; 0 if they meet."""
+    west, south, east, north = box
+    dlon = np.maximum(0, np.maximum(west - bounds[:, 2], bounds[:, 0] - east))
+    dlat = np.maximum(0, np.maximum(south - bounds[:, 3], bounds[:, 1] - north))
+    km_per_deg_lon = 111.32 * np.cos(np.radians((south + north) / 2))
+    return np.hypot(dlon * km_per_deg_lon, dlat * 110.57)
+
+
+def _fitting_zone(geom, source: SourceCrs, district, max_km: float) -> str:
+    """", with EPSG:n (…) it would lie in the district" for the first Gauss-Kruger code of the same
+    kind (width, prefix) that puts this feature there; "" when none does or the CRS is not one."""
+    zone = gauss_kruger(source.epsg)
+    if zone is None or geom is None:
+        return ""
+    from ..geodesy import transformer
+
+    x, y = shapely.get_coordinates(geom)[0]
+    for epsg in GK_EPSG:
+        other = gauss_kruger(epsg)
+        if epsg == source.epsg or (other.width, other.prefixed) != (zone.width, zone.prefixed):
+            continue
+        lon, lat = transformer(f"EPSG:{epsg}", "EPSG:4326").transform(x, y)
+        if _km_outside(np.array([[lon, lat, lon, lat]]), district)[0] <= max_km:
+            return f"; read as EPSG:{epsg} ({CRS.from_epsg(epsg).name}) it would lie in the district"
+    return ""

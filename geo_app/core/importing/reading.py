@@ -9,6 +9,7 @@ converting them is the CRS module's job.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 import pyogrio
 import shapely
 
+from ..geodesy import GCJ02_LABEL
 from .archive import Limits, Workspace, unpack
 from .encoding import dbf_encoding, sidecar
 from .report import ImportRefused
@@ -29,6 +31,7 @@ TABLE_SUFFIXES = {".csv", ".xlsx"}
 ARCHIVE_SUFFIXES = {".zip", ".kmz"}
 FORMATS = "GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV, Excel (.xlsx)"
 _JSON_CHECK_MAX = 64 * 1024 * 1024  # parse smaller GeoJSON once with json for a line/column error
+_FIRST_FEATURE_ID = re.compile(r'"features"\s*:\s*\[\s*\{"type"\s*:\s*"Feature"\s*,\s*"id"\s*:\s*-?\d+\s*[,}]')
 
 
 @dataclass
@@ -71,8 +74,8 @@ def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *,
         suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         reader = read_csv if suffix == ".csv" else read_xlsx
-        columns, geoms, notes = reader(path, label, encoding)
-        return SourceTable(label, columns, geoms, None, row_kind="row", first_row=2, notes=notes)
+        columns, geoms, crs_text, notes = reader(path, label, encoding)
+        return SourceTable(label, columns, geoms, crs_text, row_kind="row", first_row=2, notes=notes)
     if suffix in GIS_SUFFIXES:
         return _read_gis(path, label, suffix, workspace, encoding, layer_hint)
     raise ImportRefused(f"{label}: unsupported file type '{suffix or '(none)'}'; supported: {FORMATS}")
@@ -83,6 +86,11 @@ def _dataset_in(files: list[Path], label: str) -> Path:
     shapefiles = [f for f in datasets if f.suffix == ".shp"]
     if len(shapefiles) == 1:  # tables beside one Shapefile are its notes (an export's fields.csv)
         datasets = shapefiles
+    kml = [f for f in datasets if f.suffix == ".kml"]
+    if len(kml) > 1:  # a KMZ as GDAL/QGIS write it: doc.kml only links to layers/<name>.kml
+        with_placemarks = [f for f in kml if b"<Placemark" in f.read_bytes()]
+        if len(with_placemarks) == 1:
+            datasets = with_placemarks
     shapefile_parts = [f for f in files if f.suffix in (".dbf", ".shx")]
     if not datasets and shapefile_parts:
         raise ImportRefused(f"{label}: the archive holds a .dbf/.shx but no .shp geometry file")
@@ -126,7 +134,10 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
             notes.append(f"attribute encoding {encoding}: declared")
         options["encoding"] = encoding
     elif suffix in (".geojson", ".json"):
-        path = _utf8_geojson(path, label, workspace, encoding)
+        path, feature_ids = _utf8_geojson(path, label, workspace, encoding)
+    # Feature ids that are the store's own (an export's GeoPackage primary key `id`, GeoJSON's
+    # Feature `id`) come in as an `id` column, so an export imports back by id (--mode upsert-id).
+    options["return_fids"] = suffix == ".gpkg" or (suffix in (".geojson", ".json") and feature_ids)
     layer = _pick_layer(path, label, layer_hint) if suffix == ".gpkg" else None
     try:
         with warnings.catch_warnings():
@@ -142,6 +153,10 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     else:
         geoms = np.full(data.num_rows, None)
     columns, trimmed = {}, set()
+    fid_name = meta.get("fid_column") or "OGC_FID"
+    if options["return_fids"] and fid_name in data.column_names and "id" not in list(meta["fields"]) \
+            and (suffix != ".gpkg" or fid_name.lower() == "id"):
+        columns["id"] = _chunk(data.column(fid_name)).to_numpy(zero_copy_only=False)
     for name in meta["fields"]:
         columns[name], is_trimmed = _numpy_column(_chunk(data.column(name)))
         if is_trimmed:
@@ -150,6 +165,8 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     crs_text = meta.get("crs")
     if suffix == ".kml":
         crs_text = "EPSG:4326"  # KML is WGS84 by definition
+    if suffix in (".kml", ".geojson", ".json") and _says_gcj02(path):
+        crs_text = GCJ02_LABEL  # the formats have no CRS but WGS 84: our GCJ-02 exports mark it
     return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes,
                        trimmed=frozenset(trimmed))
 
@@ -179,14 +196,28 @@ def _numpy_column(values: pa.Array) -> tuple[np.ndarray, bool]:
     return values.to_numpy(zero_copy_only=False), False
 
 
+# Where our GCJ-02 exports say so: GeoJSON's `coordinateSystem` member, before "features"; KML's
+# Document-level <ExtendedData>. Both within the file's first bytes.
+_GCJ02_MARKS = (re.compile(rb'"coordinateSystem"\s*:\s*"GCJ-02"'),
+                re.compile(rb'<Data name="coordinateSystem">\s*<value>GCJ-02</value>'))
+
+
+def _says_gcj02(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(16384)
+    return any(mark.search(head) for mark in _GCJ02_MARKS)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _utf8_geojson(path: Path, label: str, workspace: Workspace, encoding: str | None) -> Path:
+def _utf8_geojson(path: Path, label: str, workspace: Workspace, encoding: str | None) -> tuple[Path, bool]:
     """GeoJSON must be UTF-8 (RFC 7946): refuse anything else unless an encoding is declared, in
-    which case a UTF-8 copy is read; small files are parsed once for a precise syntax error."""
+    which case a UTF-8 copy is read; small files are parsed once for a precise syntax error.
+    Returns the path to read and whether every feature has an integer `id` (GDAL numbers them
+    itself otherwise; a file too large to parse here is judged by its first feature)."""
     data = path.read_bytes()
     try:
         text = data.decode(encoding or "utf-8")
@@ -195,13 +226,18 @@ def _utf8_geojson(path: Path, label: str, workspace: Workspace, encoding: str | 
                             "GeoJSON must be UTF-8 — re-save it, or declare its encoding with --encoding") from None
     if len(data) <= _JSON_CHECK_MAX:
         try:
-            json.loads(text)
+            document = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ImportRefused(f"{label}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        features = document.get("features") if isinstance(document, dict) else None
+        feature_ids = bool(features) and isinstance(features, list) and all(
+            isinstance(f, dict) and type(f.get("id")) is int for f in features)
+    else:
+        feature_ids = _FIRST_FEATURE_ID.search(text[:65536]) is not None
     if encoding and encoding.replace("-", "").lower() not in ("utf8", "utf_8"):
         path = workspace.path / f"{workspace.new_stem()}.geojson"
         path.write_text(text, encoding="utf-8")
-    return path
+    return path, feature_ids
 
 
 def _pick_layer(path: Path, label: str, hint: str | None) -> str:

@@ -50,6 +50,7 @@ class ImportReport:
     # Seconds per phase: read (file -> columns), place (CRS), check (every value and shape), write.
     phases: dict = field(default_factory=dict)
     revision: int | None = None
+    planned: tuple = (0, 0)  # (new, updated) features the checks found; what a dry run would write
     columns: dict = field(default_factory=dict)  # source column -> layer field ("" = ignored)
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)
@@ -77,11 +78,15 @@ class ImportReport:
 
     def summary(self) -> str:
         """One line: read, written, repaired, refused; time."""
-        state = "dry run, nothing written" if self.dry_run and self.ok else (
-            "refused, nothing written" if not self.ok else f"written ({self.inserted} new, {self.updated} updated)")
+        new, updated = self.planned
+        state = (f"dry run, nothing written; would write {new + updated:,} ({new:,} new, {updated:,} updated)"
+                 if self.dry_run and self.ok else
+                 f"refused: {self.refused:,} {self.row_kind}(s) with errors, nothing written" if not self.ok else
+                 f"written ({self.inserted:,} new, {self.updated:,} updated)")
+        crs = f"; coordinates {self.crs}" if self.crs else ""
         return (f"{self.file} → {self.layer}: read {self.read:,}, written {self.written:,}, "
                 f"repaired {self.repaired:,}, refused {self.refused:,} in {self.seconds:.1f} s{self._phase_text()} "
-                f"— {state}")
+                f"— {state}{crs}")
 
     def _phase_text(self) -> str:
         if not self.phases:

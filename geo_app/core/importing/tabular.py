@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..geodesy import GCJ02_LABEL
 from .report import ImportRefused
 
 WKT_HEADERS = ("wkt", "geometry", "geom", "几何", "坐标串", "空间坐标")
 LON_HEADERS = ("lon", "lng", "longitude", "x", "经度", "东经")
 LAT_HEADERS = ("lat", "latitude", "y", "纬度", "北纬")
+# Columns our GCJ-02 exports write (CSV, Excel): the coordinate system travels with the header.
+GCJ02_SUFFIX = "_gcj02"
 
 
 def _key(header: str) -> str:
@@ -52,21 +55,22 @@ def _decode(data: bytes, label: str, encoding: str | None) -> tuple[str, str]:
 
 
 def read_csv(path: Path, label: str, encoding: str | None):
-    """(columns, geometries, notes) of a CSV file."""
+    """(columns, geometries, CRS the headers state or None, notes) of a CSV file."""
     text, used = _decode(path.read_bytes(), label, encoding)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ImportRefused(f"{label}: not a readable CSV table: {str(exc).strip()}") from None
     columns = {str(c): frame[c].to_numpy(dtype=object) for c in frame.columns}
-    geoms, geometry_columns = _geometries(columns, label)
+    geoms, geometry_columns, crs_text = _geometries(columns, label)
     for name in geometry_columns:
         columns.pop(name)
-    return columns, geoms, [f"text encoding {used}", f"geometry from column(s) {', '.join(geometry_columns)}"]
+    return columns, geoms, crs_text, [f"text encoding {used}", f"geometry from column(s) {', '.join(geometry_columns)}"]
 
 
 def read_xlsx(path: Path, label: str, encoding: str | None):
-    """(columns, geometries, notes) of the first sheet of an .xlsx workbook (header in row 1)."""
+    """(columns, geometries, CRS the headers state or None, notes) of the first sheet of an .xlsx
+    workbook (header in row 1)."""
     from openpyxl import load_workbook
 
     try:
@@ -89,24 +93,31 @@ def read_xlsx(path: Path, label: str, encoding: str | None):
         cells = list(row[:width])
         matrix[r, :len(cells)] = cells
     columns = {name: matrix[:, i] for i, name in enumerate(names)}
-    geoms, geometry_columns = _geometries(columns, label)
+    geoms, geometry_columns, crs_text = _geometries(columns, label)
     for name in geometry_columns:
         columns.pop(name)
-    return columns, geoms, [f"sheet '{sheet.title}'", f"geometry from column(s) {', '.join(geometry_columns)}"]
+    return columns, geoms, crs_text, [f"sheet '{sheet.title}'", f"geometry from column(s) {', '.join(geometry_columns)}"]
 
 
-def _geometries(columns: dict[str, np.ndarray], label: str) -> tuple[np.ndarray, list[str]]:
+def _geometries(columns: dict[str, np.ndarray], label: str) -> tuple[np.ndarray, list[str], str | None]:
+    """(geometries, the columns they came from, "GCJ-02" when those are `…_gcj02` columns else None)."""
     headers = list(columns)
-    wkt = _find(headers, WKT_HEADERS)
-    if wkt is not None:
-        texts = [v.strip() if isinstance(v, str) and v.strip() else None for v in columns[wkt]]
-        return shapely.from_wkt(np.array(texts, dtype=object), on_invalid="ignore"), [wkt]
-    lon, lat = _find(headers, LON_HEADERS), _find(headers, LAT_HEADERS)
-    if lon is None or lat is None:
-        raise ImportRefused(f"{label}: no geometry column: need a WKT column ({', '.join(WKT_HEADERS)}) or "
-                            f"longitude/latitude columns ({'/'.join(LON_HEADERS[:3])} and {'/'.join(LAT_HEADERS[:3])})")
-    x = pd.to_numeric(pd.Series(columns[lon], dtype=object), errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(pd.Series(columns[lat], dtype=object), errors="coerce").to_numpy(dtype=float)
+    for suffix, crs_text in (("", None), (GCJ02_SUFFIX, GCJ02_LABEL)):
+        wkt = _find(headers, tuple(h + suffix for h in WKT_HEADERS))
+        if wkt is not None:
+            texts = [v.strip() if isinstance(v, str) and v.strip() else None for v in columns[wkt]]
+            return shapely.from_wkt(np.array(texts, dtype=object), on_invalid="ignore"), [wkt], crs_text
+        lon = _find(headers, tuple(h + suffix for h in LON_HEADERS))
+        lat = _find(headers, tuple(h + suffix for h in LAT_HEADERS))
+        if lon is not None and lat is not None:
+            return _points(columns[lon], columns[lat]), [lon, lat], crs_text
+    raise ImportRefused(f"{label}: no geometry column: need a WKT column ({', '.join(WKT_HEADERS)}) or "
+                        f"longitude/latitude columns ({'/'.join(LON_HEADERS[:3])} and {'/'.join(LAT_HEADERS[:3])})")
+
+
+def _points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    x = pd.to_numeric(pd.Series(lon, dtype=object), errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(pd.Series(lat, dtype=object), errors="coerce").to_numpy(dtype=float)
     points = shapely.points(x, y)
     points[~(np.isfinite(x) & np.isfinite(y))] = None
-    return np.asarray(points, dtype=object), [lon, lat]
+    return np.asarray(points, dtype=object)
