@@ -62,6 +62,9 @@ class PhaseProgress:
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def phase(self, name: str, total: int | None) -> None:
+        if name == self.name and not self.done:  # the same phase, now that its size is known
+            self.total = total
+            return
         self._finish_line()
         self.name, self.total, self.done = name, total, 0
         self.started = self.last = time.perf_counter()

@@ -155,3 +155,34 @@ def test_a_dry_run_says_what_it_would_write(store, tmp_path):
     report = run_import(store, more, ImportOptions(mode="upsert-name", dry_run=True))
     assert "would write 5 (2 new, 3 updated)" in report.summary()
     assert "coordinates EPSG:4326" in report.summary()
+
+
+def test_points_for_a_polygon_layer_get_one_clear_error_per_row(store, tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("code,name,street_office,lon,lat\nP-1,甲小区,临城街道,117.26,34.80\nP-2,乙小区,临城街道,117.27,34.81\n",
+                    encoding="utf-8")
+    report = run_import(store, path, ImportOptions(crs="EPSG:4326", dry_run=True))
+    shapes = [(p.row, p.message) for p in report.errors if not p.field]
+    assert shapes == [(2, "geometry must be a MultiPolygon, got Point"), (3, "geometry must be a MultiPolygon, got Point")]
+
+
+class Recorded:
+    """A progress listener that keeps what it hears."""
+
+    def __init__(self):
+        self.events = []
+
+    def phase(self, name, total):
+        self.events.append(("phase", name, total))
+
+    def advance(self, done):
+        self.events.append(("advance", done))
+
+
+def test_reading_a_gis_file_reports_its_progress_with_the_feature_count(store, tmp_path):
+    rows = estate_rows(6)
+    archive = write_shapefile(frame(rows), tmp_path / "shp", "estates")
+    heard = Recorded()
+    assert run_import(store, archive, ImportOptions(), progress=heard).ok
+    reading = heard.events[:heard.events.index(("phase", "check", 6))]
+    assert reading[-2:] == [("phase", "read", 6), ("advance", 6)]

@@ -28,6 +28,8 @@ from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
 BULK_CHUNK = 10_000  # rows per progress report in bulk inserts
+# Arrow types of the checked columns on their way into COPY's CSV (dates are ISO text already).
+_ARROW_TYPES = {"text": "string", "integer": "int64", "real": "float64", "date": "string"}
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -245,6 +247,21 @@ class PostgisStore(PostgisSpatial, Store):
                 raise StoreError(f"{self.description}: {str(exc).strip()}") from None
 
 
+def _csv_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray) -> bytes:
+    """Rows for `COPY … (FORMAT csv)`: null as an empty field, text quoted where needed (an empty
+    string as ""), dates as ISO text, the geometry last as hex EWKB."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    wkbs = shapely.to_wkb(shapely.set_srid(geoms, SRID), include_srid=True)
+    arrays = [pa.array(columns[f.name], type=_ARROW_TYPES[f.type]) for f in layer_def.fields]
+    arrays.append(pa.array([w.hex() for w in wkbs], type=pa.string()))
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(pa.Table.from_arrays(arrays, names=[*layer_def.field_names, "geom"]), sink,
+                     pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
 def _integrity_message(exc) -> str:
     """A constraint violation in words a user can act on: table, constraint, offending value."""
     diag = exc.diag
@@ -294,9 +311,10 @@ class PostgisWriter(Writer):
 
     def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
         # COPY, as geopandas and ogr2ogr load PostGIS: one stream instead of a statement per row,
-        # sent by psycopg's queued writer so the server parses one part while the next is formatted.
-        # Geometries travel as hex EWKB carrying the SRID the column's typmod demands (binary WKB
-        # turned hex by Python: GEOS's own hex writer took three times as long).
+        # sent by psycopg's queued writer so the server parses one part while the next is made.
+        # Each part is CSV written by Arrow's C++ writer from the checked columns (formatting row by
+        # row in Python was half the write). Geometries travel as hex EWKB carrying the SRID the
+        # column's typmod demands (binary WKB turned hex by Python: GEOS's hex writer is 3x slower).
         from psycopg.copy import QueuedLibpqWriter
 
         names = layer_def.field_names
@@ -306,13 +324,11 @@ class PostgisWriter(Writer):
         for name, _sql in indexes:
             self.conn.execute(f"DROP INDEX {quote_ident(name)}")
         done = 0
-        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({column_list}) FROM STDIN",
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT csv)",
                                                  writer=QueuedLibpqWriter(cur)) as copy:
             for start in range(0, len(geoms), BULK_CHUNK):
                 stop = min(start + BULK_CHUNK, len(geoms))
-                wkbs = shapely.to_wkb(shapely.set_srid(geoms[start:stop], SRID), include_srid=True)
-                for row in zip(*(columns[n][start:stop] for n in names), [w.hex() for w in wkbs]):
-                    copy.write_row(row)
+                copy.write(_csv_rows(layer_def, {n: columns[n][start:stop] for n in names}, geoms[start:stop]))
                 done = stop
                 on_progress(done)
         for _name, sql in indexes:

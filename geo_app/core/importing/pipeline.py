@@ -108,7 +108,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     progress.phase("read", None)
     with Workspace(options.temp_dir) as workspace:
         table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
-                            layer_hint=options.layer)
+                            layer_hint=options.layer, progress=progress)
     report.read, report.row_kind = len(table), table.row_kind
     report.notes += table.notes
     if not len(table):

@@ -84,7 +84,9 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
     problems += [ImportProblem(row_number(p.position), "", p.message) for p in found
                  if not (p.message.startswith("invalid geometry") and row_number(p.position) in refused_invalid)]
     if layer_def.geometry_type != "Point":
-        problems += _degenerate(geoms, valid, row_number)
+        # Only shapes of the layer's type: a point where a polygon belongs is reported once, as such.
+        of_type = np.isin(shapely.get_type_id(geoms), (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+        problems += _degenerate(geoms, valid & of_type, row_number)
     problems += _duplicate_geometries(geoms, present, row_number)
     return geoms, problems, repaired, valid
 
