@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound, TooManyAttempts, Unauthorized
 from ..storage.accounts import AccountRepository, TokenRecord, UserRecord
 
@@ -32,6 +30,20 @@ MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is a cheap way to bu
 TOKEN_PREFIX = "geo_"
 _USERNAME = re.compile(r"^[a-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
 FIRST_ADMIN = "admin"
+
+
+def _hash_password(password: str) -> str:
+    # werkzeug here, not at the top: importing it loads its server and test client (~0.1 s on every
+    # CLI start, imports and exports included), and only sign-ins and password changes hash.
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password)
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(password_hash, password)
 
 
 class AccountError(InvalidParameter):
@@ -130,7 +142,7 @@ def hash_token(secret: str) -> str:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     # Checked when the user does not exist, so an unknown name costs the same time as a known one.
-    return generate_password_hash(secrets.token_hex(16))
+    return _hash_password(secrets.token_hex(16))
 
 
 def format_time(epoch: float | None) -> str:
@@ -155,7 +167,7 @@ class Accounts:
         username = normalise_username(username)
         role_rank(role)
         check_password(password, username)
-        return _as_user(self.repo.add_user(username, generate_password_hash(password), role, self.clock()))
+        return _as_user(self.repo.add_user(username, _hash_password(password), role, self.clock()))
 
     def user(self, username: str) -> User:
         found = self.repo.user(normalise_username(username))
@@ -174,14 +186,14 @@ class Accounts:
         """A new password; every session of the user ends."""
         user = self.user(username)
         check_password(password, user.username)
-        self.repo.update_user(user.username, password_hash=generate_password_hash(password),
+        self.repo.update_user(user.username, password_hash=_hash_password(password),
                               password_changed_at=self.clock())
         self.repo.delete_sessions(user_id=user.id)
 
     def change_own_password(self, user: User, current: str, new: str) -> None:
         """A user's own change: the current password must be right."""
         found = self.repo.credentials(user.username)
-        if found is None or not check_password_hash(found[1], current or ""):
+        if found is None or not _password_matches(found[1], current or ""):
             raise AccountError("wrong_current_password", "the current password is wrong", parameter="current")
         self.set_password(user.username, new)
 
@@ -232,7 +244,7 @@ class Accounts:
         keys = {f"user:{name}": self.policy.per_user, f"address:{address}": self.policy.per_address}
         self._refuse_while_locked(list(keys))
         found = self.repo.credentials(name) if _USERNAME.match(name) else None
-        password_ok = check_password_hash(found[1] if found else _dummy_hash(), (password or "")[:MAX_PASSWORD_LENGTH])
+        password_ok = _password_matches(found[1] if found else _dummy_hash(), (password or "")[:MAX_PASSWORD_LENGTH])
         if not (found and password_ok):
             self._count_failure(keys)
             raise Unauthorized("wrong user name or password")
