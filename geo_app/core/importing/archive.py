@@ -26,12 +26,15 @@ MAX_RATIO = 200  # uncompressed/compressed; text compresses ~10x, DBF padding up
 _CHUNK = 1 << 20
 
 
+MB = 1024 * 1024  # the unit of imports.max_upload_mb / max_unpacked_mb, and of every message about them
+
+
 @dataclass(frozen=True)
 class Limits:
     """Size limits in bytes: the upload itself and what an archive may unpack to."""
 
-    max_upload: int = 200 * 1024 * 1024
-    max_unpacked: int = 2000 * 1024 * 1024
+    max_upload: int = 200 * MB
+    max_unpacked: int = 2000 * MB
 
 
 class Workspace:
@@ -81,8 +84,8 @@ def check_members(archive: zipfile.ZipFile, label: str, limits: Limits) -> list[
             raise ImportRefused(f"{label}: refused: member '{info.filename}' has {reason} (unsafe archive)")
     total = sum(info.file_size for info in members)
     if total > limits.max_unpacked:
-        raise ImportRefused(f"{label}: refused: the archive declares {total / 1e6:,.0f} MB unpacked, "
-                            f"more than the limit of {limits.max_unpacked / 1e6:,.0f} MB")
+        raise ImportRefused(f"{label}: refused: the archive declares {total / MB:,.0f} MB unpacked, "
+                            f"more than the limit of {limits.max_unpacked / MB:,.0f} MB")
     for info in members:
         if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise ImportRefused(f"{label}: refused: member '{info.filename}' would unpack "

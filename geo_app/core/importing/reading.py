@@ -21,7 +21,7 @@ import pyogrio
 import shapely
 
 from ..geodesy import GCJ02_LABEL
-from .archive import Limits, Workspace, unpack
+from .archive import MB, Limits, Workspace, unpack
 from .encoding import dbf_encoding, sidecar
 from .report import ImportRefused
 from .tabular import read_csv, read_xlsx
@@ -69,8 +69,8 @@ def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *,
     import's: `phase(name, total)`, `advance(done)`) hears of every batch a GIS file yields."""
     suffix = path.suffix.lower()
     if path.stat().st_size > limits.max_upload:
-        raise ImportRefused(f"{label}: {path.stat().st_size / 1e6:,.0f} MB is more than the limit of "
-                            f"{limits.max_upload / 1e6:,.0f} MB")
+        raise ImportRefused(f"{label}: {path.stat().st_size / MB:,.0f} MB is more than the limit of "
+                            f"{limits.max_upload / MB:,.0f} MB")
     if suffix in ARCHIVE_SUFFIXES:
         path = _dataset_in(unpack(path, label, workspace, limits), label)
         suffix = path.suffix.lower()
