@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .core.collector import cycle_collector_paused
 from .core.export import FORMATS, Export, parse_export_options
+from .errors import InvalidParameter
 from .progress import ProgressBar, human_bytes
 
 
@@ -27,15 +28,19 @@ def add_parser(commands) -> None:
     p.add_argument("--layer", default="estates", help="layer to export (default estates)")
     p.add_argument("--format", default="geojson", choices=sorted(FORMATS), help="output format (default geojson)")
     p.add_argument("-o", "--output", help="file to write; '-' for stdout; default: the descriptive name "
-                                          "(e.g. estates_临城街道_2021.geojson) in the current folder")
-    p.add_argument("--street-office", action="append", help="street office name, by attribute as on the map "
+                                          "(e.g. estates_临城街道_2021.geojson) in the current folder; "
+                                          "a Shapefile is a zip: name it *.zip (out.shp.zip)")
+    p.add_argument("--street-office", action="append", help="street office name or code, by attribute as on the map "
                                                             "(repeatable)")
     p.add_argument("--within-office", metavar="CODE", help="street office code: estates inside it by geometry")
     p.add_argument("--batch", action="append", help="batch year (repeatable or comma-separated)")
-    p.add_argument("--status", action="append", help="status code (repeatable or comma-separated)")
-    p.add_argument("--item", action="append", help="renovation item code: estates that plan any of them")
+    p.add_argument("--status", action="append", help="status code or label, e.g. completed or 已完工 "
+                                                     "(repeatable or comma-separated)")
+    p.add_argument("--item", action="append", help="renovation item code or label: estates that plan any of them")
     p.add_argument("--q", help="part of the name")
-    p.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat (WGS84)")
+    p.add_argument("--bbox", help="minLon,minLat,maxLon,maxLat (WGS84 unless --bbox-coords gcj02)")
+    p.add_argument("--bbox-coords", choices=("wgs84", "gcj02"),
+                   help="coordinates --bbox is in: gcj02 for a view over Amap tiles, as the map's dialog sends it")
     p.add_argument("--ids", help="comma-separated feature ids")
     p.add_argument("--coords", default="wgs84", choices=("wgs84", "gcj02"),
                    help="output coordinates; gcj02 for Amap (高德) tools, marked in the file name")
@@ -51,21 +56,32 @@ def request_args(args) -> dict:
     joined = {name: ",".join(values) for name, values in
               (("street_office", args.street_office), ("batch", args.batch), ("status", args.status),
                ("item", args.item)) if values}
-    single = {"q": args.q, "bbox": args.bbox, "ids": args.ids, "within_office": args.within_office,
+    single = {"q": args.q, "bbox": args.bbox, "bbox_coords": args.bbox_coords, "ids": args.ids,
+              "within_office": args.within_office,
               "format": args.format, "coords": args.coords, "precision": args.precision,
               "with_bbox": "1" if args.with_bbox else None, "csv_geometry": args.csv_geometry,
               "headers": args.headers}
     return {**joined, **{k: v for k, v in single.items() if v is not None}}
 
 
+def check_output_name(output: str, fmt: str) -> None:
+    """A Shapefile export is a zip (.shp .shx .dbf .prj .cpg, fields.csv, README.txt); written under
+    a `.shp` name it is a file GDAL and QGIS refuse, so such a name is refused before any work."""
+    if fmt == "shp" and not output.lower().endswith(".zip"):
+        raise InvalidParameter(f"a Shapefile export is a zip archive (.shp, .shx, .dbf, .prj and more): "
+                               f"name it {output}.zip, which QGIS and GDAL open as it is", parameter="output")
+
+
 def run_export(store, args) -> int:
     """Run the export described by parsed CLI arguments against an open store."""
     from .web.params import parse_export_filters
 
+    to_stdout = args.output == "-"
+    if args.output and not to_stdout:
+        check_output_name(args.output, args.format)
     request = request_args(args)
     query, office = parse_export_filters(request)
     export = Export(store, args.layer, query, parse_export_options(request), office_code=office)
-    to_stdout = args.output == "-"
     target = sys.stdout.buffer if to_stdout else Path(args.output or export.filename)
     bar = ProgressBar(f"{args.layer} → {'stdout' if to_stdout else target}")
     t0 = time.perf_counter()

@@ -32,6 +32,8 @@ class Vocabulary:
         self.name = name
         self.terms = tuple(terms)
         self._by_code = {t.code: t for t in terms}
+        # Every way a user may write a term: its code, its Chinese label, its English one (any case).
+        self._by_spelling = {s: t.code for t in terms for s in (t.code, t.zh, t.en.casefold())}
 
     def __iter__(self):
         return iter(self.terms)
@@ -41,6 +43,10 @@ class Vocabulary:
 
     def __getitem__(self, code: str) -> Term:
         return self._by_code[code]
+
+    def code_of(self, text: str) -> str | None:
+        """The code a user means by a code or a Chinese/English label (已完工, Completed), or None."""
+        return self._by_spelling.get(text) or self._by_spelling.get(text.casefold())
 
     def codes(self) -> list[str]:
         """All codes, in display order."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
+from geo_app import cli_export
 from geo_app.cli import main
 from geo_app.progress import ProgressBar, human_bytes
 
@@ -91,7 +94,7 @@ def test_bad_input_is_a_message_not_a_traceback(cli_env, data_dir):
 def test_help_documents_the_export_options():
     result = run("export", "--help")
     for option in ("--layer", "--format", "--street-office", "--within-office", "--batch", "--status", "--bbox",
-                   "--ids", "--coords", "--precision", "-o"):
+                   "--bbox-coords", "--ids", "--coords", "--precision", "-o"):
         assert option in result.stdout.decode()
 
 
@@ -108,3 +111,28 @@ def test_progress_bar_shows_counts_share_and_rate():
     ProgressBar("estates", stream=quiet)(1, 2)  # not a terminal: nothing drawn
     assert quiet.getvalue() == ""
     assert human_bytes(1_234_567) == "1.2 MB" and human_bytes(999) == "999 B"
+
+
+def test_a_shapefile_export_is_never_written_under_a_shp_name(cli_env, data_dir, capsys):
+    # A zip called out.shp is a file no GIS opens: refused before any work, naming the zip name.
+    assert main(["export", "--format", "shp", "-o", "out.shp"]) == 2
+    assert "name it out.shp.zip" in capsys.readouterr().err and not any(cli_env.iterdir())
+    assert main(["export", "--format", "shp", "-o", "out.shp.zip"]) == 0
+    assert pyogrio.read_info(cli_env / "out.shp.zip")["features"] == 168  # GDAL opens the zip as it is
+
+
+def test_pyogrio_log_lines_do_not_cross_the_progress_line(cli_env, caplog, monkeypatch):
+    # pyogrio logs "Created 50 records" at INFO for each page it appends; the CLI logs at INFO.
+    monkeypatch.setattr(cli_export, "Export", functools.partial(cli_export.Export, page_size=50))
+    caplog.set_level(logging.INFO)
+    assert main(["export", "--format", "shp", "-o", "pages.shp.zip"]) == 0
+    assert pyogrio.read_info(cli_env / "pages.shp.zip")["features"] == 168
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pyogrio")] == []
+
+
+def test_filters_by_office_code_and_labels_as_the_web_takes_them(cli_env, capsys):
+    assert main(["export", "--street-office", "lincheng", "--status", "已完工", "--format", "csv"]) == 0
+    assert (cli_env / "estates_临城街道_已完工.csv").exists()
+    assert main(["export", "--street-office", "不存在街道", "-o", "x.geojson"]) == 2
+    message = capsys.readouterr().err
+    assert "no street office '不存在街道'" in message and "临城街道" in message and not (cli_env / "x.geojson").exists()

@@ -1,7 +1,9 @@
 /* "Export what I see": the planner's filters (kept in the URL by planner.js), optionally the map's
  * view as a bbox, a format and coordinates -> GET /api/export/estates, the same request
- * `geo-app export` makes from the same filters. The file is fetched as a stream so the dialog can
- * show how much has arrived and how fast, then saved under the server's name for it.
+ * `geo-app export` makes from the same filters. The count the dialog shows is the server's answer
+ * to a HEAD of that very request (the map's own list knows nothing of the view), so it is the
+ * number of features the file will hold. The file is fetched as a stream so the dialog can show
+ * how much has arrived and how fast, then saved under the server's name for it.
  * Loaded before planner.js, which announces itself with the "geoapp:planner" event.
  */
 (function () {
@@ -20,17 +22,39 @@
     const progress = document.getElementById("export-progress");
     const go = document.getElementById("export-go");
     const number = new Intl.NumberFormat(cfg.locale === "en" ? "en" : "zh-CN");
+    let counting = 0; // the latest count asked for: an earlier answer arriving later is dropped
 
-    function describe() {
-      const inView = form.elements.in_view.checked ? ` (${msg.msgInView})` : "";
-      document.getElementById("export-what").textContent = `${msg.msgCount} ${number.format(state.features.length)}${inView}`;
+    async function describe() {
+      const inView = form.elements.in_view.checked;
+      const show = (count) => {
+        document.getElementById("export-what").textContent =
+          `${msg.msgCount} ${count}${inView ? ` (${msg.msgInView})` : ""}`;
+      };
+      const asked = ++counting;
+      // Without the view the map's own list is the answer; with it, only the server knows.
+      show(inView ? "…" : number.format(state.features.length));
+      status.textContent = "";
+      go.disabled = true;
+      const response = await fetch(exportUrl(dialog.dataset.url, form, map, state), {method: "HEAD"})
+        .catch(() => null);
+      if (asked !== counting) return;
+      go.disabled = false;
+      if (!response || !response.ok) {
+        status.textContent = `${msg.msgFailed}: ${response ? response.status : ""}`;
+        return;
+      }
+      const total = Number(response.headers.get("X-Feature-Count"));
+      show(number.format(total));
+      if (total === 0) { // an empty file saved without a word helps nobody
+        status.textContent = msg.msgNone;
+        go.disabled = true;
+      }
     }
 
     document.getElementById("export-open").addEventListener("click", () => {
       form.elements.coords.value = state.coords; // what the map shows: GCJ-02 over Amap tiles
-      status.textContent = "";
-      describe();
       dialog.showModal();
+      describe();
     });
     form.elements.in_view.addEventListener("change", describe);
     go.addEventListener("click", () => download(exportUrl(dialog.dataset.url, form, map, state)));

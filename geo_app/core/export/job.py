@@ -21,10 +21,11 @@ from ..geojson import stream_feature_collection
 from ..spatial import office_by_code
 from .gpkg import copy_geopackage, write_geopackage
 from .kml import kml_chunks
-from .naming import export_filename
+from .naming import ascii_filename, export_filename
 from .options import ExportOptions
 from .shapefile import field_mapping_csv, write_shapefile
-from .source import PAGE_SIZE, feature_pages, geopackage_source, within_office
+from .source import (PAGE_SIZE, feature_pages, geopackage_source, resolve_street_offices, street_office_codes,
+                     within_office)
 from .tables import EXCEL_MAX_ROWS, csv_chunks, write_xlsx
 
 Progress = Callable[[int, int], None]  # (features done, features in all)
@@ -35,7 +36,8 @@ _COORDINATES = {"wgs84": "WGS 84 lon/lat (EPSG:4326)",
 
 class Export:
     """An export of one layer's features matching `query` (plus, for estates, those within a street
-    office by geometry: `office_code`). Counting happens at once, so a caller can show a total."""
+    office by geometry: `office_code`). Counting happens at once, so a caller can show a total.
+    A `street_office` filter may name an office by its code; one that matches nothing is refused."""
 
     def __init__(self, store: Store, layer: str, query: FeatureQuery, options: ExportOptions,
                  office_code: str | None = None, page_size: int = PAGE_SIZE):
@@ -45,6 +47,8 @@ class Export:
         self.office_name = None
         if office_code:
             self.office_name = _office_name(store, office_code)
+        office_codes = street_office_codes(store)
+        query = resolve_street_offices(store, layer, query, office_codes)
         self.query = within_office(store, layer, query, office_code)
         self.total = store.count(layer, self.query)
         if options.format == "xlsx" and self.total > EXCEL_MAX_ROWS:
@@ -52,6 +56,7 @@ class Export:
                                    f"({EXCEL_MAX_ROWS:,} rows at most): filter further or choose csv",
                                    parameter="format")
         self.filename = export_filename(self.layer, self.query, options, self.office_name)
+        self.ascii_filename = ascii_filename(self.layer, self.query, options, office_code, office_codes)
         self.written = 0  # features written so far
         self.cut_values = 0  # shapefile text values cut to 254 bytes
 

@@ -65,3 +65,35 @@ def within_office(store: Store, layer: str, query: FeatureQuery, office_code: st
     if query.ids is not None:
         ids &= set(query.ids)
     return dataclasses.replace(query, ids=tuple(sorted(ids)))
+
+
+def street_office_codes(store: Store) -> dict[str, str]:
+    """Each street office's name -> its code, in the layer's order."""
+    if "street_offices" not in store.layers:
+        return {}
+    query = FeatureQuery(with_geometry=False, fields=("code", "name"))
+    return {f.properties["name"]: f.properties["code"] for f in store.features("street_offices", query)}
+
+
+def resolve_street_offices(store: Store, layer: str, query: FeatureQuery, codes: dict[str, str]) -> FeatureQuery:
+    """The `street_office` filter with each office given by its name or its code (`lincheng`), as
+    the names the layers store; one that is neither is a 400 listing the names, where it would
+    otherwise export an empty file without a word. A name the layer's own features carry passes
+    too (imported data may name an office the offices layer lacks)."""
+    values = query.equals.get("street_office")
+    if not values:
+        return query
+    by_code = {code: name for name, code in codes.items()}
+    names = [v if v in codes else by_code.get(v, v) for v in values]
+    unknown = [v for v, n in zip(values, names) if n not in codes
+               and not store.count(layer, FeatureQuery.where(street_office=n))]
+    if unknown:
+        raise InvalidParameter(f"street_office: no street office {', '.join(map(repr, unknown))}; "
+                               f"street offices: {_listed(list(codes))} (or their codes)", parameter="street_office")
+    return dataclasses.replace(query, equals={**query.equals, "street_office": tuple(dict.fromkeys(names))})
+
+
+def _listed(names: list[str], most: int = 30) -> str:
+    # A province has a thousand offices: a message naming them all would bury the point.
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more if names else "none"
