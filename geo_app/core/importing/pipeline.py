@@ -178,7 +178,7 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
     is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
     mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
-    report.notes += _ignored_notes(mapping.ignored, is_empty)
+    report.notes += _ignored_notes(mapping.ignored, is_empty, Path(table.label).suffix.lower() in (".kml", ".kmz"))
     columns, problems = check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
     ids = table.columns.get(mapping.id_column) if mapping.id_column else None
     replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
@@ -202,11 +202,11 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
     return Checked(columns, geoms, problems, repaired), replaces
 
 
-def _ignored_notes(ignored: dict[str, str], is_empty) -> list[str]:
-    """A note per column not imported, but one for all the unrecognised empty ones (KML readers
-    add a dozen: description, timestamp, altitudeMode …)."""
+def _ignored_notes(ignored: dict[str, str], is_empty, kml: bool) -> list[str]:
+    """A note per column not imported, but one for all the unrecognised empty ones and one for a
+    KML's display columns (GDAL's readers add a dozen: description, timestamp, altitudeMode …)."""
     unrecognised = [h for h, why in ignored.items() if why == "not recognised"]
-    display = [h for h in unrecognised if h in _KML_DISPLAY_COLUMNS]
+    display = [h for h in unrecognised if kml and h in _KML_DISPLAY_COLUMNS]
     empty = [h for h in unrecognised if h not in display and is_empty(h)]
     notes = [f"column '{h}' not imported: {why}" for h, why in ignored.items() if h not in empty + display]
     if empty:

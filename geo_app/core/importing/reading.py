@@ -176,7 +176,9 @@ def _read_batches(path: Path, layer: str | None, options: dict, progress) -> tup
     (a 200,000-estate Shapefile is read and trimmed in half the time of a per-feature read), in
     batches so a long read shows its progress."""
     if progress is not None:
-        count = pyogrio.read_info(path, layer=layer, encoding=options.get("encoding"))["features"]
+        # Shapefiles and GeoPackages know their count; GDAL would parse a GeoJSON or KML twice.
+        count = (pyogrio.read_info(path, layer=layer, encoding=options.get("encoding"))["features"]
+                 if path.suffix.lower() in (".shp", ".gpkg") else -1)
         progress.phase("read", count if count >= 0 else None)
     with pyogrio.raw.open_arrow(path, layer=layer, use_pyarrow=True, batch_size=READ_BATCH, **options) as (meta, reader):
         batches, done = [], 0
@@ -199,9 +201,9 @@ def _numpy_column(values: pa.Array) -> tuple[np.ndarray, bool]:
     made None by Arrow's kernels before any Python string exists. Booleans with gaps become 1.0/0.0/
     NaN (as a per-feature read gives them); lists become Python lists.
     """
-    kind = values.type.storage_type if isinstance(values.type, pa.ExtensionType) else values.type
-    if isinstance(values.type, pa.ExtensionType):
+    if isinstance(values.type, pa.ExtensionType):  # arrow.json and the like: their text
         values = values.storage
+    kind = values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         stripped = pc.utf8_trim_whitespace(values)
         blank = pc.fill_null(pc.equal(stripped, ""), True)
