@@ -270,11 +270,13 @@ def check_geometries(layer_def: LayerDef, geoms, valid: np.ndarray | None = None
     return geoms, problems
 
 
-def fill_computed(layer_def: LayerDef, columns: dict[str, np.ndarray], geoms: np.ndarray) -> None:
-    """Fields the store computes (the geodesic land area), never taken from the input."""
+def fill_computed(layer_def: LayerDef, columns: dict[str, np.ndarray], geoms: np.ndarray,
+                  areas: np.ndarray | None = None) -> None:
+    """Fields the store computes (the geodesic land area), never taken from the input. `areas`:
+    the geodesic areas of these very geometries when the caller's checks computed them."""
     for f in layer_def.fields:
         if f.computed == "geodesic_area":
-            columns[f.name] = np.round(geodesic_area_m2_array(geoms), 1).astype(object)
+            columns[f.name] = np.round(geodesic_area_m2_array(geoms) if areas is None else areas, 1).astype(object)
         elif f.computed:
             raise StoreError(f"layer '{layer_def.name}' field '{f.name}': unknown computed kind {f.computed!r}")
 
@@ -286,10 +288,12 @@ class CheckedColumns(dict):
     import). Columns not given are checked as absent. `geometries`, when given, is the array that
     went through `check_geometries`: the store trusts that very array and checks any other."""
 
-    def __init__(self, layer_def: LayerDef, columns: dict, geometries: np.ndarray | None = None):
+    def __init__(self, layer_def: LayerDef, columns: dict, geometries: np.ndarray | None = None,
+                 areas: np.ndarray | None = None):
         super().__init__(columns)
         self.layer_name = layer_def.name
         self.geometries = geometries
+        self.areas = areas  # geodesic m² of `geometries`, as the import's degenerate test measured them
 
 
 def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -314,7 +318,8 @@ def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str
             continue
         out[f.name], found = check_column(f, np.full(n, None, dtype=object) if values is None else values)
         problems += found
-    if not (trusted and columns.geometries is geoms):
+    own_geometries = trusted and columns.geometries is geoms
+    if not own_geometries:
         geoms, found = check_geometries(layer_def, geoms)
         problems += found
     if problems:
@@ -323,5 +328,6 @@ def prepare_columns(layer_def: LayerDef, columns: dict, geoms) -> tuple[dict[str
         label = f" ({code[first.position]})" if code is not None and code[first.position] else ""
         raise ValidationError(f"{layer_def.name} feature #{first.position + 1}{label}: {first.message}"
                               + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
-    fill_computed(layer_def, out, geoms)
+    areas = columns.areas if own_geometries and columns.areas is not None and not np.isnan(columns.areas).any() else None
+    fill_computed(layer_def, out, geoms, areas)
     return out, geoms

@@ -189,7 +189,7 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
             problems += duplicate_values(columns[f.name], f.name, row_number)
     if "code" in columns:
         problems += code_clashes(store, layer_def.name, columns["code"], replaces, row_number)
-    geoms, found, repaired, valid = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
+    geoms, found, repaired, valid, areas = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
     problems += found
     if layer_def.geometry_type != "Point":
         bad_shape = {p.row for p in found if p.severity == "error"}
@@ -199,7 +199,7 @@ def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, optio
                                      options.max_overlap_share, row_number)
     report.preview = _preview(table, mapping.columns, geoms, options.preview_rows)
     progress.advance(len(table))
-    return Checked(columns, geoms, problems, repaired), replaces
+    return Checked(columns, geoms, problems, repaired, areas), replaces
 
 
 def _ignored_notes(ignored: dict[str, str], is_empty, kml: bool) -> list[str]:
@@ -257,7 +257,8 @@ def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, rep
     inserted = pick(checked.geometries)
     with store.transaction() as writer:
         report.inserted = writer.insert_columns(
-            layer, CheckedColumns(layer_def, {name: pick(column) for name, column in checked.columns.items()}, inserted),
+            layer, CheckedColumns(layer_def, {name: pick(column) for name, column in checked.columns.items()}, inserted,
+                                  None if checked.areas is None else pick(checked.areas)),
             inserted, on_progress=progress.advance)
         if report.inserted:
             codes = checked.columns.get("code")

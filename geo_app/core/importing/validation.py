@@ -32,6 +32,7 @@ class Checked:
     geometries: np.ndarray
     problems: list[ImportProblem] = field(default_factory=list)
     repaired: int = 0
+    areas: np.ndarray | None = None  # geodesic m² of each valid polygon (NaN elsewhere), for the store
 
     def error_rows(self) -> set[int]:
         return {p.row for p in self.problems if p.severity == "error"}
@@ -61,9 +62,11 @@ def missing_required(layer_def: LayerDef, mapped: dict, inserting: np.ndarray, r
 
 
 def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
-                 row_number) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray]:
+                 row_number) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray, np.ndarray | None]:
     """Geometries repaired where safe and checked; returns (geometries, problems, repaired count,
-    mask of the present and valid ones). Validity is computed once and reused by every step."""
+    mask of the present and valid ones, their geodesic areas or None for points). Validity is
+    computed once and reused by every step; the areas serve the degenerate test and the store's
+    computed land area alike."""
     geoms = np.asarray(geoms, dtype=object).copy()
     problems: list[ImportProblem] = []
     repaired = 0
@@ -83,12 +86,14 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
     refused_invalid = {row_number(i) for i in invalid}
     problems += [ImportProblem(row_number(p.position), "", p.message) for p in found
                  if not (p.message.startswith("invalid geometry") and row_number(p.position) in refused_invalid)]
+    areas = None
     if layer_def.geometry_type != "Point":
         # Only shapes of the layer's type: a point where a polygon belongs is reported once, as such.
         of_type = np.isin(shapely.get_type_id(geoms), (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
-        problems += _degenerate(geoms, valid & of_type, row_number)
+        areas, found = _degenerate(geoms, valid & of_type, row_number)
+        problems += found
     problems += _duplicate_geometries(geoms, present, row_number)
-    return geoms, problems, repaired, valid
+    return geoms, problems, repaired, valid, areas
 
 
 def _repair(geom, max_area_change: float):
@@ -110,11 +115,12 @@ def _repair(geom, max_area_change: float):
     return fixed, f"invalid geometry ({reason}) repaired; area changed by {change:.3%}"
 
 
-def _degenerate(geoms: np.ndarray, valid: np.ndarray, row_number) -> list[ImportProblem]:
-    areas = np.zeros(len(geoms))
+def _degenerate(geoms: np.ndarray, valid: np.ndarray, row_number) -> tuple[np.ndarray, list[ImportProblem]]:
+    areas = np.full(len(geoms), np.nan)
     areas[valid] = geodesic_area_m2_array(geoms[valid])
-    return [ImportProblem(row_number(i), "", f"degenerate polygon: area {areas[i]:.2f} m² (less than {MIN_AREA_M2:g} m²)")
-            for i in np.flatnonzero(valid & (areas < MIN_AREA_M2))]
+    return areas, [ImportProblem(row_number(i), "", f"degenerate polygon: area {areas[i]:.2f} m² "
+                                                    f"(less than {MIN_AREA_M2:g} m²)")
+                   for i in np.flatnonzero(valid & (areas < MIN_AREA_M2))]
 
 
 def _duplicate_geometries(geoms: np.ndarray, present: np.ndarray, row_number) -> list[ImportProblem]:
