@@ -26,7 +26,6 @@ from ..domain import VOCABULARIES
 from ..errors import NotFound
 from ..layers import LayerDef
 from ..storage import Feature, FeatureQuery, Store
-from .cql2 import GEOMETRY_NAMES, parse_filter
 from .ogcapi_crs import CRS84, Crs, collection_in_crs, crs_uris, feature_in_crs, parse_crs
 from .ogcapi_params import (ITEM_PARAMS, ITEMS_PARAMS, MAX_LIMIT, check_known, parse_bbox, parse_datetime,
                             parse_limit, parse_offset, parse_output_crs, parse_properties,
@@ -158,6 +157,8 @@ class OgcApi:
 
     def queryables(self, collection_id: str) -> Result:
         """The properties a filter may use, as a JSON Schema (Part 3)."""
+        from .cql2 import GEOMETRY_NAMES  # pygeofilter and lark (~11 MB): with the first filter
+
         layer = self.layer(collection_id)
         properties = {GEOMETRY_NAMES[0]: {"title": "Geometry", "format": GEOMETRY_FORMATS[layer.geometry_type],
                                           "x-ogc-role": "primary-geometry"}}
@@ -208,6 +209,8 @@ class OgcApi:
         equals, contains = parse_property_filters(args, layer)
         filter_crs = parse_crs(args.get("filter-crs"), "filter-crs")
         condition = None
+        if args.get("filter") is not None or args.get("filter-lang") is not None:
+            from .cql2 import parse_filter  # pygeofilter and lark (~11 MB): with the first filter
         if args.get("filter") is not None:
             condition = parse_filter(args.get("filter"), args.get("filter-lang"), filter_crs)
         elif args.get("filter-lang") is not None:

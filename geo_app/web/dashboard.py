@@ -12,7 +12,6 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, ngettext, pgettext
 
-from ..core.report_excel import stats_workbook
 from ..core.stats import estate_stats
 from ..domain import FUNDING_SOURCES, RENOVATION_STATUS
 from ..storage import FeatureQuery, Measure
@@ -72,6 +71,8 @@ def dashboard_xlsx():
     if summary:
         # Translators: the workbook's title with the active filters.
         title = _("%(title)s (%(filters)s)", title=title, filters=summary)
+    from ..core.report_excel import stats_workbook  # openpyxl (~12 MB) when a workbook is asked for
+
     body = stats_workbook(list(dashboard_tables(query, locale)), locale, title, as_of)
     response = Response(body, mimetype=XLSX_MIMETYPE)
     response.headers["Content-Disposition"] = content_disposition(xlsx_filename(as_of, locale),

@@ -25,9 +25,12 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from flask_babel import gettext, lazy_gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core.importing import MODES, ImportOptions, ImportRefused, Limits, run_import
+# The pipeline (pyogrio, pyarrow, pandas) loads with the first upload, not with the server:
+# `importing.run_import` and `importing.ImportOptions` resolve lazily (see core/importing/__init__).
+from ..core import importing
+from ..core.importing import MODES, ImportRefused, Limits
 from ..core.importing.crs import GK_EPSG, gauss_kruger
-from ..core.importing.reading import ARCHIVE_SUFFIXES, GIS_SUFFIXES, TABLE_SUFFIXES
+from ..core.importing.formats import ARCHIVE_SUFFIXES, GIS_SUFFIXES, TABLE_SUFFIXES
 from ..errors import InvalidParameter, NotFound
 from . import get_config, get_store
 from .auth import current_actor, require_role
@@ -73,10 +76,10 @@ def _limits() -> Limits:
     return Limits(max_upload=imports.max_upload_mb * 1024 * 1024, max_unpacked=imports.max_unpacked_mb * 1024 * 1024)
 
 
-def _options(chosen: dict, folder: Path, dry_run: bool) -> ImportOptions:
+def _options(chosen: dict, folder: Path, dry_run: bool) -> "importing.ImportOptions":
     imports = get_config().imports
     mapping = folder / MAPPING_NAME if chosen.get("mapping") else None
-    return ImportOptions(layer=chosen["layer"], crs=chosen["crs"] or None, encoding=chosen["encoding"] or None,
+    return importing.ImportOptions(layer=chosen["layer"], crs=chosen["crs"] or None, encoding=chosen["encoding"] or None,
                          mapping=mapping, mode=chosen["mode"], dry_run=dry_run, limits=_limits(),
                          temp_dir=folder / "work",
                          max_overlap_share=imports.max_overlap_share,
@@ -179,7 +182,7 @@ def _preview(folder: Path, file, mapping, chosen: dict):
         file.save(upload_path)
         (folder / "meta.json").write_text(json.dumps({"file": file.filename, **chosen}, ensure_ascii=False),
                                           encoding="utf-8")
-        return run_import(get_store(), upload_path, _options(chosen, folder, dry_run=True), label=file.filename), None
+        return importing.run_import(get_store(), upload_path, _options(chosen, folder, dry_run=True), label=file.filename), None
     except ImportRefused as exc:
         return None, _public_message(exc.message, folder, chosen)
 
@@ -259,10 +262,11 @@ def _cancel(token: str, folder: Path):
     return redirect(url_for("imports.form"))
 
 
-def _run_in_background(app, path: Path, filename: str, options: ImportOptions, folder: Path, progress) -> None:
+def _run_in_background(app, path: Path, filename: str, options: "importing.ImportOptions", folder: Path,
+                       progress) -> None:
     with app.app_context():
         try:
-            report = run_import(app.extensions["geo_app.store"], path, options, label=filename, progress=progress)
+            report = importing.run_import(app.extensions["geo_app.store"], path, options, label=filename, progress=progress)
             result = report.to_dict()
         except ImportRefused as exc:
             result = {"ok": False, "refused_message": _public_message(exc.message, folder, {}), "file": filename}

@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext
 
 from ..core.clock import local_text, parse_month
 from ..core.monthly_report import monthly_report
-from ..core.monthly_report_files import report_pdf, report_workbook, sections
 from ..domain import RENOVATION_ITEMS
 from ..errors import InvalidParameter
 from ..storage import FeatureQuery
@@ -74,6 +73,9 @@ def monthly():
         if kind != "html":
             raise InvalidParameter("office is required (a street office code or name)", parameter="office")
         return render_template("report_monthly.html", offices=offices, report=None, month=f"{year:04d}-{month:02d}")
+    # openpyxl and reportlab (~12 MB) load with the first report, not with every server process.
+    from ..core.monthly_report_files import report_pdf, report_workbook, sections
+
     report = monthly_report(store, office, year, month, locale)
     texts, labels = _texts(), _labels(locale)
     filename = f"monthly_{report.office_code}_{report.month}"

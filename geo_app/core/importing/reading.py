@@ -23,13 +23,10 @@ import shapely
 from ..geodesy import GCJ02_LABEL
 from .archive import MB, Limits, Workspace, unpack
 from .encoding import dbf_encoding, sidecar
+from .formats import ARCHIVE_SUFFIXES, FORMATS, GIS_SUFFIXES, TABLE_SUFFIXES
 from .report import ImportRefused
 from .tabular import read_csv, read_xlsx
 
-GIS_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".kml"}
-TABLE_SUFFIXES = {".csv", ".xlsx"}
-ARCHIVE_SUFFIXES = {".zip", ".kmz"}
-FORMATS = "GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV, Excel (.xlsx)"
 _JSON_CHECK_MAX = 64 * 1024 * 1024  # parse smaller GeoJSON once with json for a line/column error
 READ_BATCH = 20_000  # features per Arrow batch: a progress step, no slower than one batch
 _FIRST_FEATURE_ID = re.compile(r'"features"\s*:\s*\[\s*\{"type"\s*:\s*"Feature"\s*,\s*"id"\s*:\s*-?\d+\s*[,}]')
