@@ -269,6 +269,46 @@ def test_export_of_the_map_view_counts_and_holds_what_is_in_view(browser, http_s
     assert sent and all(("bbox_coords=gcj02" in url) == (basemap == "高德地图") for url in sent)
 
 
+@pytest.mark.browser
+def test_a_street_office_can_be_exported_by_its_boundary(browser, http_server, client, tmp_path):
+    """With one street office chosen, the dialog offers its estates by boundary: the file holds
+    exactly what /api/street-offices/<code>/estates lists, and the count said so before."""
+    base = f"http://127.0.0.1:{http_server}"
+    listed = {f["id"] for f in client.get("/api/street-offices/lincheng/estates").get_json()["features"]}
+    by_field = store_of(client).count("estates", FeatureQuery.where(street_office="临城街道"))
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    errors, requests = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    try:
+        page.goto(f"{base}/")
+        page.wait_for_selector("#map-ready[data-ready='1']", state="attached", timeout=30_000)
+        page.click("#export-open")
+        assert not page.is_visible("#export-by-boundary")  # no office chosen: nothing to offer
+        page.click("#export-cancel")
+        page.goto(f"{base}/?street_office=临城街道")
+        page.wait_for_selector("#map-ready[data-ready='1']", state="attached", timeout=30_000)
+        page.click("#export-open")
+        page.check("#export-by-boundary")
+        page.wait_for_function("!document.getElementById('export-what').textContent.includes('…') && "
+                               "!document.getElementById('export-go').disabled")
+        shown = int(re.search(r"(\d[\d,]*)$", page.text_content("#export-what")).group(1).replace(",", ""))
+        with page.expect_download(timeout=30_000) as download_info:
+            page.click("#export-go")
+        assert download_info.value.suggested_filename == "estates_临城街道范围.geojson"
+        saved = tmp_path / "office.geojson"
+        download_info.value.save_as(saved)
+    finally:
+        context.close()
+    assert errors == []
+    assert shown == len(listed) and set(ids_of(saved.read_bytes())) == listed
+    assert listed and by_field  # both ways give estates; the boundary's need not be the field's
+    assert any("within_office=lincheng" in url and "street_office=" not in url for url in requests
+               if "/api/export/estates" in url)
+
+
 def test_inspections_name_people_so_their_export_needs_a_signed_in_user(client):
     from geo_app.core.accounts import Accounts
 

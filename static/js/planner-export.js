@@ -35,7 +35,7 @@
       show(inView ? "…" : number.format(state.features.length));
       status.textContent = "";
       go.disabled = true;
-      const response = await fetch(exportUrl(dialog.dataset.url, form, map, state), {method: "HEAD"})
+      const response = await fetch(exportUrl(dialog.dataset.url, form, map, state, cfg), {method: "HEAD"})
         .catch(() => null);
       if (asked !== counting) return;
       go.disabled = false;
@@ -53,11 +53,15 @@
 
     document.getElementById("export-open").addEventListener("click", () => {
       form.elements.coords.value = state.coords; // what the map shows: GCJ-02 over Amap tiles
+      // One street office chosen: its estates may also be taken by its boundary (within_office).
+      document.getElementById("export-by-boundary-row").hidden = !officeCode(cfg);
+      if (!officeCode(cfg)) form.elements.by_boundary.checked = false;
       dialog.showModal();
       describe();
     });
     form.elements.in_view.addEventListener("change", describe);
-    go.addEventListener("click", () => download(exportUrl(dialog.dataset.url, form, map, state)));
+    form.elements.by_boundary.addEventListener("change", describe);
+    go.addEventListener("click", () => download(exportUrl(dialog.dataset.url, form, map, state, cfg)));
 
     async function download(url) {
       go.disabled = true;
@@ -85,10 +89,23 @@
     }
   }
 
-  function exportUrl(base, form, map, state) {
+  // The code of the one street office the map is filtered to, or null.
+  function officeCode(cfg) {
+    const name = new URLSearchParams(location.search).get("street_office");
+    const office = name && !name.includes(",") ? cfg.offices.find((o) => o.name === name) : null;
+    return office ? office.code : null;
+  }
+
+  function exportUrl(base, form, map, state, cfg) {
     const page = new URLSearchParams(location.search);
     const params = new URLSearchParams();
     FILTERS.forEach((name) => { if (page.get(name)) params.set(name, page.get(name)); });
+    if (form.elements.by_boundary.checked && officeCode(cfg)) {
+      // The office's estates by geometry (those inside it, or overlapping it most), as
+      // /api/street-offices/<code>/estates lists them, instead of by their street_office field.
+      params.delete("street_office");
+      params.set("within_office", officeCode(cfg));
+    }
     params.set("format", form.elements.format.value);
     params.set("coords", form.elements.coords.value);
     if (form.elements.in_view.checked) {
