@@ -186,3 +186,14 @@ def test_reading_a_gis_file_reports_its_progress_with_the_feature_count(store, t
     assert run_import(store, archive, ImportOptions(), progress=heard).ok
     reading = heard.events[:heard.events.index(("phase", "check", 6))]
     assert reading[-2:] == [("phase", "read", 6), ("advance", 6)]
+
+
+def test_a_nul_character_in_a_csv_cell_is_refused_by_row_and_field_on_either_backend(store, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes("code,name,street_office,status,wkt\nZ1,\x00坏,临城街道,planned,\"POLYGON((117.26 34.8,"
+                     "117.261 34.8,117.261 34.801,117.26 34.801,117.26 34.8))\"\n".encode("utf-8"))
+    before = snapshot(store)
+    report = run_import(store, path, ImportOptions(crs="EPSG:4326"))
+    assert [(p.row, p.field) for p in report.errors] == [(2, "name")]
+    assert "NUL character" in report.errors[0].message
+    assert snapshot(store) == before

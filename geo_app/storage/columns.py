@@ -99,6 +99,10 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
     out[good] = converted[~bad]
     if f.type in ("integer", "real") and len(good):
         problems += _range_problems(f, out, good)
+    if f.type == "text" and not trimmed and len(good):  # GDAL's readers (trimmed) end text at a NUL
+        problems += [Problem(int(i), f.name, f"field '{f.name}' holds a NUL character (\\x00), which no "
+                                             "database text may hold; remove it in the source")
+                     for i in good if "\x00" in out[i]]
     if f.vocabulary and len(good):
         problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {})
     return out, problems

@@ -141,8 +141,9 @@ def _km_outside(bounds: np.ndarray, box: tuple[float, float, float, float]) -> n
 
 
 def _fitting_zone(geom, source: SourceCrs, district, max_km: float) -> str:
-    """", with EPSG:n (…) it would lie in the district" for the first Gauss-Kruger code of the same
-    kind (width, prefix) that puts this feature there; "" when none does or the CRS is not one."""
+    """The hint "; read as EPSG:n (…) it would lie in the district" for the first Gauss-Kruger code
+    of the same kind (width, prefix) that puts this feature there; "" when none does or the CRS is
+    not a Gauss-Kruger zone."""
     zone = gauss_kruger(source.epsg)
     if zone is None or geom is None:
         return ""
