@@ -120,6 +120,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     clock.lap("place")
     checked, replaces = _check(store, layer_def, table, geoms, options, mapping_file, report, progress)
     del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
+    table.columns = {}  # so do the checked columns: the source's arrays go before the write
     report.problems += checked.problems
     report.repaired = checked.repaired
     report.refused = len(checked.error_rows())

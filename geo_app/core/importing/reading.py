@@ -158,6 +158,9 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
         columns[name], is_trimmed = _numpy_column(_chunk(data.column(name)))
         if is_trimmed:
             trimmed.add(name)
+        # Each column's Arrow buffers go once it is converted, not with the whole table at the end:
+        # the two copies of a 200,000-estate file never overlap whole.
+        data = data.drop_columns([name])
     del data
     crs_text = meta.get("crs")
     if suffix == ".kml":
