@@ -74,11 +74,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
 def _request_size_limit():
     """Each upload its own ceiling: an import archive (imports.max_upload_mb), an inspection (its
     photos); any other body stays under DEFAULT_MAX_BODY."""
+    from .core.importing import MB
     from .web.inspections_api import upload_limit_bytes
 
     config = current_app.config["GEO_APP"]
     if request.blueprint == "imports":
-        request.max_content_length = config.imports.max_upload_mb * 1024 * 1024
+        request.max_content_length = config.imports.max_upload_mb * MB
     elif request.blueprint == "inspections_api":
         request.max_content_length = upload_limit_bytes(config.inspections)
 

@@ -11,7 +11,7 @@ from . import cli_accounts, cli_export
 from .config import PROJECT_ROOT, load_config
 from .core import stats
 from .core.demo import ensure_store, load_layer_sources
-from .core.importing import MODES, ImportRefused, Limits
+from .core.importing import MB, MODES, ImportRefused, Limits
 from .errors import GeoAppError
 from .frontend import ensure_assets
 from .layers import load_layers
@@ -176,8 +176,8 @@ def cmd_import(args, config) -> int:
     options = ImportOptions(
         layer=args.layer, crs=args.crs, encoding=args.encoding, mapping=Path(args.mapping) if args.mapping else None,
         mode=args.mode, dry_run=args.dry_run,
-        limits=Limits(max_upload=config.imports.max_unpacked_mb * 1024 * 1024,  # a local file: the unpack limit
-                      max_unpacked=config.imports.max_unpacked_mb * 1024 * 1024),
+        limits=Limits(max_upload=config.imports.max_unpacked_mb * MB,  # a local file: the unpack limit
+                      max_unpacked=config.imports.max_unpacked_mb * MB),
         max_overlap_share=config.imports.max_overlap_share,
         max_repair_area_change=config.imports.max_repair_area_change,
         max_km_outside_district=config.imports.max_km_outside_district)

@@ -3,6 +3,7 @@ real HTTP server, temporary files removed, and "export what I see" on the planne
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -208,6 +209,22 @@ def test_export_what_i_see_downloads_what_the_cli_writes(browser, http_server, c
     assert saved.read_bytes() == (tmp_path / "estates_临城街道_2021.csv").read_bytes()
 
 
+@contextlib.contextmanager
+def planner_page(browser, base: str):
+    """A Chinese-locale page that may download, reaches only our server, and keeps (page, the
+    page's script errors, the URLs it asked for); closed afterwards."""
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    errors, requests = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    try:
+        yield page, errors, requests
+    finally:
+        context.close()
+
+
 # The estates drawn on the map: those whose outline lies wholly in the view, and those that reach into it.
 IN_VIEW_JS = """() => {
     const map = window.GeoApp.map, view = map.getBounds(), inside = [], reaching = [];
@@ -228,13 +245,7 @@ def test_export_of_the_map_view_counts_and_holds_what_is_in_view(browser, http_s
     the office's whole count shown, an empty file saved)."""
     base = f"http://127.0.0.1:{http_server}"
     office_total = store_of(client).count("estates", FeatureQuery.where(street_office="临城街道"))
-    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN", accept_downloads=True)
-    page = context.new_page()
-    errors, requests = [], []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
-    try:
+    with planner_page(browser, base) as (page, errors, requests):
         page.goto(f"{base}/?street_office=临城街道")
         page.wait_for_selector("#map-ready[data-ready='1']", state="attached", timeout=30_000)
         if basemap != "OpenStreetMap":
@@ -259,8 +270,6 @@ def test_export_of_the_map_view_counts_and_holds_what_is_in_view(browser, http_s
             page.click("#export-go")
         saved = tmp_path / "view.geojson"
         download_info.value.save_as(saved)
-    finally:
-        context.close()
     assert errors == []
     exported = ids_of(saved.read_bytes())
     assert shown == len(exported) and 0 < shown < office_total
@@ -276,13 +285,7 @@ def test_a_street_office_can_be_exported_by_its_boundary(browser, http_server, c
     base = f"http://127.0.0.1:{http_server}"
     listed = {f["id"] for f in client.get("/api/street-offices/lincheng/estates").get_json()["features"]}
     by_field = store_of(client).count("estates", FeatureQuery.where(street_office="临城街道"))
-    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN", accept_downloads=True)
-    page = context.new_page()
-    errors, requests = [], []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
-    try:
+    with planner_page(browser, base) as (page, errors, requests):
         page.goto(f"{base}/")
         page.wait_for_selector("#map-ready[data-ready='1']", state="attached", timeout=30_000)
         page.click("#export-open")
@@ -300,8 +303,6 @@ def test_a_street_office_can_be_exported_by_its_boundary(browser, http_server, c
         assert download_info.value.suggested_filename == "estates_临城街道范围.geojson"
         saved = tmp_path / "office.geojson"
         download_info.value.save_as(saved)
-    finally:
-        context.close()
     assert errors == []
     assert shown == len(listed) and set(ids_of(saved.read_bytes())) == listed
     assert listed and by_field  # both ways give estates; the boundary's need not be the field's

@@ -19,6 +19,7 @@ from ..storage import Feature, FeatureQuery, Store
 from . import audit
 from .accounts import Actor
 from .geodesy import geodesic_area_m2
+from .spatial import district_outline
 
 # Below this an "overlap" is two boundaries drawn along the same line, not a shared piece of land.
 OVERLAP_TOLERANCE_M2 = 1.0
@@ -137,7 +138,7 @@ def check_boundary(store: Store, geometry, feature_id: int | None, confirm_overl
     if not geometry.is_valid:
         raise BoundaryError("invalid", f"the boundary is not a valid polygon: {shapely.is_valid_reason(geometry)}",
                             why=shapely.is_valid_reason(geometry))
-    district = _district(store)
+    district = district_outline(store)
     if district is not None:
         outside = geodesic_area_m2(shapely.difference(geometry, district))
         if outside > OUTSIDE_TOLERANCE_M2:
@@ -147,13 +148,6 @@ def check_boundary(store: Store, geometry, feature_id: int | None, confirm_overl
     if overlaps and not confirm_overlap:
         raise OverlapNotConfirmed(overlaps)
     return overlaps
-
-
-def _district(store: Store):
-    if "district" not in store.layers:
-        return None
-    shapes = [f.geometry for f in store.features("district")]
-    return shapely.union_all(shapes) if shapes else None
 
 
 def overlapping_estates(store: Store, geometry, feature_id: int | None) -> list[dict]:

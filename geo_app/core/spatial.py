@@ -63,6 +63,15 @@ def _attributes_only(query: FeatureQuery | None) -> FeatureQuery:
     return dataclasses.replace(query or FeatureQuery(), with_geometry=False)
 
 
+def district_outline(store: Store):
+    """The stored district's outline (all its parts as one geometry), or None when the store has
+    none; edits check boundaries against it, imports their distance from it."""
+    if "district" not in store.layers:
+        return None
+    shapes = [f.geometry for f in store.features("district") if f.geometry is not None]
+    return shapely.union_all(shapes) if shapes else None
+
+
 def office_by_code(store: Store, code: str) -> Feature:
     """A street office by its code; NotFound naming the code."""
     found = store.features("street_offices", FeatureQuery.where(code=code))

@@ -28,7 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 # The pipeline (pyogrio, pyarrow, pandas) loads with the first upload, not with the server:
 # `importing.run_import` and `importing.ImportOptions` resolve lazily (see core/importing/__init__).
 from ..core import importing
-from ..core.importing import MODES, ImportRefused, Limits
+from ..core.importing import MB, MODES, ImportRefused, Limits
 from ..core.importing.crs import GK_EPSG, gauss_kruger
 from ..core.importing.formats import ARCHIVE_SUFFIXES, GIS_SUFFIXES, TABLE_SUFFIXES
 from ..errors import InvalidParameter, NotFound
@@ -73,7 +73,7 @@ def _folder(token: str) -> Path:
 
 def _limits() -> Limits:
     imports = get_config().imports
-    return Limits(max_upload=imports.max_upload_mb * 1024 * 1024, max_unpacked=imports.max_unpacked_mb * 1024 * 1024)
+    return Limits(max_upload=imports.max_upload_mb * MB, max_unpacked=imports.max_unpacked_mb * MB)
 
 
 def _options(chosen: dict, folder: Path, dry_run: bool) -> "importing.ImportOptions":

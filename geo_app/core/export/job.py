@@ -47,7 +47,8 @@ class Export:
         self.office_name = None
         if office_code:
             self.office_name = _office_name(store, office_code)
-        office_codes = street_office_codes(store)
+        # Only a street_office filter needs the offices (its values and the ASCII file name).
+        office_codes = street_office_codes(store) if query.equals.get("street_office") else {}
         query = resolve_street_offices(store, layer, query, office_codes)
         self.query = within_office(store, layer, query, office_code)
         self.total = store.count(layer, self.query)

@@ -6,7 +6,7 @@ maps its columns to the layer's fields, checks every row and writes all of it in
 or nothing, returning an `ImportReport` that lists every problem by row/feature and field.
 """
 
-from .archive import Limits
+from .archive import MB, Limits
 from .matching import MODES
 from .report import ImportProblem, ImportRefused, ImportReport
 
@@ -21,5 +21,5 @@ def __getattr__(name: str):
         return getattr(pipeline, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["Limits", "MODES", "ImportOptions", "ImportProblem", "ImportRefused", "ImportReport", "NoProgress",
+__all__ = ["Limits", "MB", "MODES", "ImportOptions", "ImportProblem", "ImportRefused", "ImportReport", "NoProgress",
            "Progress", "run_import"]

@@ -20,6 +20,7 @@ from ...storage import Feature, Store
 from ...storage.columns import CheckedColumns, null_mask
 from .. import audit
 from ..collector import cycle_collector_paused
+from ..spatial import district_outline
 from ..accounts import Actor
 from .archive import Limits, Workspace
 from .crs import choose, from_file, parse_declared, to_wgs84
@@ -48,8 +49,6 @@ class NoProgress:
     def advance(self, done: int) -> None:
         pass
 
-
-DISTRICT_LAYER = "district"
 
 # What GDAL's KML readers add to every KML layer: how Google Earth draws a placemark, no data.
 _KML_DISPLAY_COLUMNS = frozenset({"description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
@@ -150,12 +149,10 @@ class _PhaseClock:
 def _district_box(store: Store, options: ImportOptions) -> tuple[float, float, float, float] | None:
     """The stored district's box, which imports into other layers must stay near; None when there
     is none (a new store) or the district itself is imported."""
-    if options.layer == DISTRICT_LAYER or DISTRICT_LAYER not in store.layers or not options.max_km_outside_district:
+    if options.layer == "district" or not options.max_km_outside_district:
         return None
-    geoms = [f.geometry for f in store.features(DISTRICT_LAYER) if f.geometry is not None]
-    if not geoms:
-        return None
-    return tuple(shapely.total_bounds(np.array(geoms, dtype=object)).tolist())
+    outline = district_outline(store)
+    return None if outline is None else outline.bounds
 
 
 def _placed(table: SourceTable, declared, report: ImportReport, district, max_km: float) -> np.ndarray:
