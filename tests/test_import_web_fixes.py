@@ -259,6 +259,8 @@ def test_every_option_the_core_names_becomes_a_control(app):
 def test_progress_says_what_it_does_without_a_count_while_reading(app, client):
     with app.test_request_context("/?lang=en"):
         assert progress_text({"phase": "read", "done": 0, "total": None}) == "Reading the file…"
+        # A Shapefile or GeoPackage is read batch by batch against its feature count.
+        assert progress_text({"phase": "read", "done": 20000, "total": 200000}) == "Reading: 20,000 of 200,000"
         assert progress_text({"phase": "check", "done": 0, "total": 12000}) == "Checking: 0 of 12,000"
         assert progress_text({"phase": "write", "done": 5000, "total": 12000}) == "Writing: 5,000 of 12,000"
         assert progress_text({"phase": "queued", "done": 0, "total": None}) == "Waiting to start…"

@@ -302,20 +302,22 @@ def progress(token: str):
 
 
 def progress_text(state: dict) -> str:
-    """What the import is doing, in the page's language; counts only where there is a total (the
-    file is read in one go, so "read 0" would only mislead)."""
+    """What the import is doing, in the page's language, with counts where the phase has a total
+    (reading a Shapefile or GeoPackage has one; a GeoJSON or a spreadsheet is read without)."""
     phase, done, total = state.get("phase"), state.get("done") or 0, state.get("total")
     if state.get("finished"):
         return gettext("Finished.")
-    if phase == "read":
-        return gettext("Reading the file…")
-    if phase in ("check", "write") and total:
-        counts = {"done": f"{done:,}", "total": f"{total:,}"}
-        return (gettext("Checking: %(done)s of %(total)s", **counts) if phase == "check" else
-                gettext("Writing: %(done)s of %(total)s", **counts))
-    if phase in ("check", "write"):
-        return gettext("Checking…") if phase == "check" else gettext("Writing…")
-    return gettext("Waiting to start…")
+    if phase not in _PHASE_TEXTS:
+        return gettext("Waiting to start…")
+    counted, uncounted = _PHASE_TEXTS[phase]
+    return str(counted % {"done": f"{done:,}", "total": f"{total:,}"}) if total else str(uncounted)
+
+
+_PHASE_TEXTS = {  # phase: (with a total, without one)
+    "read": (lazy_gettext("Reading: %(done)s of %(total)s"), lazy_gettext("Reading the file…")),
+    "check": (lazy_gettext("Checking: %(done)s of %(total)s"), lazy_gettext("Checking…")),
+    "write": (lazy_gettext("Writing: %(done)s of %(total)s"), lazy_gettext("Writing…")),
+}
 
 
 # The core's messages name the command line's options; on the page they name the form's controls.

@@ -31,7 +31,7 @@
     function tick() {
       fetch(section.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
         if (p.total) { bar.max = p.total; bar.value = p.done; }
-        // The server says it in the page's language ("Checking: 1,234 of 5,000"; no count while reading).
+        // The server says it in the page's language ("Checking: 1,234 of 5,000").
         text.textContent = (p.text || p.phase) + (p.elapsed ? " · " + p.elapsed + " s" : "");
         if (p.finished) window.location.reload();
         else window.setTimeout(tick, 500);
