@@ -14,24 +14,23 @@ from typing import Protocol
 
 import numpy as np
 import shapely
-import shapely.geometry
 
 from ...storage import Feature, Store
-from ...storage.columns import CheckedColumns, null_mask
+from ...storage.columns import CheckedColumns
 from .. import audit
 from ..collector import cycle_collector_paused
 from ..spatial import district_outline
 from ..accounts import Actor
 from .archive import Limits, Workspace
+from .checking import check_rows
 from .crs import choose, from_file, parse_declared, to_wgs84
 from .encoding import check_encoding
-from .fields import load_mapping_file, map_columns
-from .matching import MODES, code_clashes, match_rows, stored_near
-from .overlaps import overlap_problems
+from .fields import load_mapping_file
+from .matching import MODES
 from .plausibility import check_near_district, check_source, check_zone
 from .reading import SourceTable, read_source
 from .report import ImportReport, ImportRefused
-from .validation import Checked, check_attributes, check_shapes, duplicate_values, missing_required
+from .validation import Checked
 
 
 class Progress(Protocol):
@@ -49,10 +48,6 @@ class NoProgress:
     def advance(self, done: int) -> None:
         pass
 
-
-# What GDAL's KML readers add to every KML layer: how Google Earth draws a placemark, no data.
-_KML_DISPLAY_COLUMNS = frozenset({"description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
-                                  "extrude", "visibility", "drawOrder", "icon", "snippet"})
 
 # The command line acts as an administrator of its own machine (no sign-in).
 CLI_ACTOR = Actor("cli", None, "admin", "cli")
@@ -117,7 +112,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
                     options.max_km_outside_district)
     table.geometries = None  # from here on only the placed and checked copies are used
     clock.lap("place")
-    checked, replaces = _check(store, layer_def, table, geoms, options, mapping_file, report, progress)
+    checked, replaces = check_rows(store, layer_def, table, geoms, options, mapping_file, report, progress)
     del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
     table.columns = {}  # so do the checked columns: the source's arrays go before the write
     report.problems += checked.problems
@@ -169,71 +164,9 @@ def _placed(table: SourceTable, declared, report: ImportReport, district, max_km
     return geoms
 
 
-def _check(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, options: ImportOptions,
-           mapping_file: dict | None, report: ImportReport, progress: Progress) -> tuple[Checked, np.ndarray]:
-    progress.phase("check", len(table))
-    row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
-    is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
-    mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label)
-    report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
-    report.notes += _ignored_notes(mapping.ignored, is_empty, Path(table.label).suffix.lower() in (".kml", ".kmz"))
-    columns, problems = check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
-    ids = table.columns.get(mapping.id_column) if mapping.id_column else None
-    replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
-    problems += found
-    problems += missing_required(layer_def, columns, replaces < 0, row_number)
-    for f in layer_def.fields:
-        if f.unique and f.name in columns:
-            problems += duplicate_values(columns[f.name], f.name, row_number)
-    if "code" in columns:
-        problems += code_clashes(store, layer_def.name, columns["code"], replaces, row_number)
-    geoms, found, repaired, valid, areas = check_shapes(layer_def, geoms, options.max_repair_area_change, row_number)
-    problems += found
-    if layer_def.geometry_type != "Point":
-        bad_shape = {p.row for p in found if p.severity == "error"}
-        usable = valid & ~np.isin(np.arange(len(geoms)) + table.first_row, list(bad_shape))
-        stored_ids, stored_geoms = stored_near(store, layer_def.name, geoms[usable])
-        problems += overlap_problems(geoms, usable, stored_ids, stored_geoms, replaces,
-                                     options.max_overlap_share, row_number)
-    report.preview = _preview(table, mapping.columns, geoms, options.preview_rows)
-    progress.advance(len(table))
-    return Checked(columns, geoms, problems, repaired, areas), replaces
-
-
-def _ignored_notes(ignored: dict[str, str], is_empty, kml: bool) -> list[str]:
-    """A note per column not imported, but one for all the unrecognised empty ones and one for a
-    KML's display columns (GDAL's readers add a dozen: description, timestamp, altitudeMode …)."""
-    unrecognised = [h for h, why in ignored.items() if why == "not recognised"]
-    display = [h for h in unrecognised if kml and h in _KML_DISPLAY_COLUMNS]
-    empty = [h for h in unrecognised if h not in display and is_empty(h)]
-    notes = [f"column '{h}' not imported: {why}" for h, why in ignored.items() if h not in empty + display]
-    if empty:
-        notes.append(f"empty column(s) not imported: {', '.join(empty)}")
-    if display:
-        notes.append(f"KML display column(s) not imported: {', '.join(display)}")
-    return notes
-
-
-def _preview(table: SourceTable, mapped: dict, geoms: np.ndarray, limit: int) -> list[dict]:
-    """The first rows as the file states them (mapped columns, as text) with their WGS84 shapes."""
-    rows = []
-    for i in range(min(limit, len(table))):
-        values = {header: (None if _blank(table.columns[header][i]) else str(table.columns[header][i]))
-                  for header in mapped}
-        geometry = geoms[i]
-        shape = None if geometry is None or geometry.is_empty else shapely.geometry.mapping(
-            shapely.set_precision(geometry, 1e-7))
-        rows.append({"row": i + table.first_row, "values": values, "geometry": shape})
-    return rows
-
-
 def _python(value):
     """A numpy scalar as the plain Python value (audit records are JSON)."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
 
 
 def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, report: ImportReport,

@@ -9,8 +9,11 @@ converting them is the CRS module's job.
 from __future__ import annotations
 
 import json
+import queue
 import re
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,27 +144,11 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
-            meta, data = _read_batches(path, layer, options, progress)
+            meta, columns, geoms = _read_columns(path, layer, options, progress, suffix)
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
-    geometry_name = meta.get("geometry_name") or "wkb_geometry"
-    if geometry_name in data.column_names:
-        geoms = shapely.from_wkb(_chunk(data.column(geometry_name)).to_numpy(zero_copy_only=False))
-    else:
-        geoms = np.full(data.num_rows, None)
-    columns, trimmed = {}, set()
-    fid_name = meta.get("fid_column") or "OGC_FID"
-    if options["return_fids"] and fid_name in data.column_names and "id" not in list(meta["fields"]) \
-            and (suffix != ".gpkg" or fid_name.lower() == "id"):
-        columns["id"] = _chunk(data.column(fid_name)).to_numpy(zero_copy_only=False)
-    for name in meta["fields"]:
-        columns[name], is_trimmed = _numpy_column(_chunk(data.column(name)))
-        if is_trimmed:
-            trimmed.add(name)
-        # Each column's Arrow buffers go once it is converted, not with the whole table at the end:
-        # the two copies of a 200,000-estate file never overlap whole.
-        data = data.drop_columns([name])
-    del data
+    trimmed = {name for name, values in columns.items() if values.trimmed}
+    columns = {name: values.array for name, values in columns.items()}
     crs_text = meta.get("crs")
     if suffix == ".kml":
         crs_text = "EPSG:4326"  # KML is WGS84 by definition
@@ -171,23 +158,89 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
                        trimmed=frozenset(trimmed))
 
 
-def _read_batches(path: Path, layer: str | None, options: dict, progress) -> tuple[dict, pa.Table]:
+def _read_columns(path: Path, layer: str | None, options: dict, progress,
+                  suffix: str) -> tuple[dict, dict[str, "_Column"], np.ndarray]:
     """The layer through GDAL's Arrow stream: columns filled in C++, no Python object per cell
-    (a 200,000-estate Shapefile is read and trimmed in half the time of a per-feature read), in
-    batches so a long read shows its progress."""
+    before the text is trimmed (a 200,000-estate Shapefile is read and trimmed in half the time of
+    a per-feature read). Batch by batch, so a long read shows its progress, and GDAL reads the next
+    batch on another thread (it lets go of the GIL) while this one converts the last, so the
+    conversion hides behind GDAL's own read."""
     if progress is not None:
         # Shapefiles and GeoPackages know their count; GDAL would parse a GeoJSON or KML twice.
         count = (pyogrio.read_info(path, layer=layer, encoding=options.get("encoding"))["features"]
                  if path.suffix.lower() in (".shp", ".gpkg") else -1)
         progress.phase("read", count if count >= 0 else None)
     with pyogrio.raw.open_arrow(path, layer=layer, use_pyarrow=True, batch_size=READ_BATCH, **options) as (meta, reader):
-        batches, done = [], 0
-        for batch in reader:
-            batches.append(batch)
+        geometry_name = meta.get("geometry_name") or "wkb_geometry"
+        fid_name = meta.get("fid_column") or "OGC_FID"
+        with_fid = (options["return_fids"] and fid_name in reader.schema.names and "id" not in list(meta["fields"])
+                    and (suffix != ".gpkg" or fid_name.lower() == "id"))
+        # Our column name -> the stream's: the fields, and the feature id as `id` when it is ours.
+        sources = {**({"id": fid_name} if with_fid else {}), **{name: name for name in meta["fields"]}}
+        parts: dict[str, list[_Column]] = {name: [] for name in sources}
+        geometry_parts, done = [], 0
+        for batch in _read_ahead(reader):
+            if geometry_name in batch.schema.names:
+                geometry_parts.append(shapely.from_wkb(batch.column(geometry_name).to_numpy(zero_copy_only=False)))
+            else:
+                geometry_parts.append(np.full(batch.num_rows, None))
+            for name, source in sources.items():
+                parts[name].append(_Column(*_numpy_column(batch.column(source))))
             done += batch.num_rows
+            del batch  # its Arrow buffers go now: the file is never held whole twice
             if progress is not None:
                 progress.advance(done)
-        return meta, pa.Table.from_batches(batches, schema=reader.schema)
+        if not done:  # no batch at all: empty columns of the schema's types
+            empty = reader.schema.empty_table()
+            parts = {name: [_Column(*_numpy_column(_chunk(empty.column(source))))] for name, source in sources.items()}
+    columns = {name: _Column.joined(pieces) for name, pieces in parts.items()}
+    geoms = np.concatenate(geometry_parts) if geometry_parts else np.empty(0, dtype=object)
+    return meta, columns, np.asarray(geoms, dtype=object)
+
+
+@dataclass
+class _Column:
+    """One column's values (numpy) and whether they are trimmed text (see SourceTable.trimmed)."""
+
+    array: np.ndarray
+    trimmed: bool
+
+    @staticmethod
+    def joined(pieces: list["_Column"]) -> "_Column":
+        # Batches of one column agree on the Arrow type; numpy promotes where a batch without nulls
+        # kept an integer or boolean dtype and another with nulls became float (as one read would).
+        array = pieces[0].array if len(pieces) == 1 else np.concatenate([p.array for p in pieces])
+        return _Column(array, all(p.trimmed for p in pieces))
+
+
+def _read_ahead(reader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, the next one read by a helper thread while the caller works on the
+    last. The helper stops at the next batch when the caller stops early (an error), and is always
+    joined before this returns: GDAL's dataset must outlive every read from it."""
+    ready: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    end = object()
+
+    def pump():
+        try:
+            for batch in reader:
+                ready.put(batch)
+                if stop.is_set():
+                    break
+            ready.put(end)
+        except BaseException as exc:  # handed to the caller, raised there
+            ready.put(exc)
+
+    helper = threading.Thread(target=pump, name="import-read", daemon=True)
+    helper.start()
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        helper.join()
 
 
 def _chunk(column) -> pa.Array:
