@@ -88,8 +88,11 @@ def run() -> None:
     without the interpreter's teardown. Once the command has returned, its store is closed and its
     files are written; what is left is Python freeing every module and object one by one (pandas,
     pyarrow, GDAL: ~0.2 s after an import, during which the shell still waits), which the operating
-    system does at once. An exception still ends the process the usual way, with its traceback."""
+    system does at once. An exception still ends the process the usual way, with its traceback, and
+    so does every run under a tracer or profiler (coverage, pyinstrument), which write at exit."""
     code = main()
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

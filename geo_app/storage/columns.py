@@ -69,13 +69,15 @@ def _null_and_stripped(values: np.ndarray, trimmed: bool = False) -> tuple[np.nd
 
 
 def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
-                 trimmed: bool = False) -> tuple[np.ndarray, list[Problem]]:
+                 trimmed: bool = False, memo: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
     """Convert one column to its field's type and check it; returns (object array, problems).
 
     Missing values become None; values become plain Python objects (what DB drivers bind).
     Numeric and datetime arrays (as GDAL reads them) take array-only paths; text cells are
     parsed once per distinct value. `vocabulary_lookup` maps extra spellings (labels) to codes.
     `trimmed`: every cell is text already stripped, or None (see `_null_and_stripped`).
+    `memo`: a dict kept across calls for one field, so a column checked in parts resolves each
+    distinct vocabulary value once, not once per part.
     """
     values = np.asarray(values)
     if values.ndim != 1:
@@ -104,7 +106,7 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
                                              "database text may hold; remove it in the source")
                      for i in good if "\x00" in out[i]]
     if f.vocabulary and len(good):
-        problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {})
+        problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {}, {} if memo is None else memo)
     return out, problems
 
 
@@ -215,18 +217,21 @@ def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Prob
             for i in np.flatnonzero(low | high)]
 
 
-def _vocabulary_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, lookup: dict) -> list[Problem]:
-    """Codes (or their labels, via lookup) checked once per distinct value, not once per row."""
+def _vocabulary_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, lookup: dict, memo: dict) -> list[Problem]:
+    """Codes (or their labels, via lookup) checked once per distinct value, not once per row;
+    `memo` (value -> resolved codes, unknown parts) remembers them for the next part of a column."""
     vocabulary = VOCABULARIES[f.vocabulary]
     # factorize: each row's index into the distinct values, so resolving is one take, not a map.
     positions, distinct = pd.factorize(out[good])
     resolved = np.empty(len(distinct), dtype=object)
     unknown = {}
     for k, value in enumerate(distinct):
-        parts = _LIST_SEPARATORS.split(value) if f.multiple else [value]
-        codes = [lookup.get(p, p) for p in parts if p]
-        resolved[k] = ",".join(codes)
-        bad = [p for p, c in zip(parts, codes) if c not in vocabulary]
+        known = memo.get(value)
+        if known is None:
+            parts = _LIST_SEPARATORS.split(value) if f.multiple else [value]
+            codes = [lookup.get(p, p) for p in parts if p]
+            known = memo[value] = (",".join(codes), [p for p, c in zip(parts, codes) if c not in vocabulary])
+        resolved[k], bad = known
         if bad:
             unknown[k] = bad
     out[good] = resolved[positions]

@@ -19,7 +19,7 @@ from .matching import code_clashes, match_rows, stored_near
 from .overlaps import overlap_problems
 from .reading import SourceTable
 from .report import ImportReport
-from .validation import Checked, check_attributes, check_shapes, duplicate_values, missing_required
+from .validation import BatchAttributeChecks, Checked, check_attributes, check_shapes, duplicate_values, missing_required
 
 if TYPE_CHECKING:
     from .pipeline import ImportOptions, Progress
@@ -30,8 +30,10 @@ _KML_DISPLAY_COLUMNS = frozenset({"description", "timestamp", "begin", "end", "a
 
 
 def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, options: ImportOptions,
-               mapping_file: dict | None, report: ImportReport, progress: Progress) -> tuple[Checked, np.ndarray]:
-    """The checked rows and, per row, the id of the stored feature it replaces (-1: a new one)."""
+               mapping_file: dict | None, report: ImportReport, progress: Progress,
+               early: BatchAttributeChecks | None = None) -> tuple[Checked, np.ndarray]:
+    """The checked rows and, per row, the id of the stored feature it replaces (-1: a new one).
+    `early`: the attribute checks already done batch by batch during the read, if they were."""
     progress.phase("check", len(table))
     row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
     # The shapes are checked on a helper thread while this one checks the attributes: GEOS lets go
@@ -40,7 +42,7 @@ def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, o
         shapes = helper.submit(check_shapes, layer_def, geoms, options.max_repair_area_change, row_number)
         # (Should this raise, leaving the block still waits for the helper.)
         columns, replaces, problems, mapping = _check_attributes(store, layer_def, table, options, mapping_file,
-                                                                 report, row_number)
+                                                                 report, row_number, early)
         geoms, found, repaired, valid, areas = shapes.result()
     problems += found
     if layer_def.geometry_type != "Point":
@@ -55,14 +57,15 @@ def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, o
 
 
 def _check_attributes(store: Store, layer_def, table: SourceTable, options: ImportOptions, mapping_file: dict | None,
-                      report: ImportReport, row_number):
+                      report: ImportReport, row_number, early: BatchAttributeChecks | None):
     """Columns mapped to fields, converted and checked; rows matched to stored features (by mode);
     required fields, duplicate and clashing codes. Returns (columns, replaces, problems, mapping)."""
     is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
     mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
     report.notes += _ignored_notes(mapping.ignored, is_empty, Path(table.label).suffix.lower() in (".kml", ".kmz"))
-    columns, problems = check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
+    done = early.result(mapping, len(table), row_number) if early is not None else None
+    columns, problems = done or check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
     ids = table.columns.get(mapping.id_column) if mapping.id_column else None
     replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)
     problems += found

@@ -25,12 +25,12 @@ from .archive import Limits, Workspace
 from .checking import check_rows
 from .crs import choose, from_file, parse_declared, to_wgs84
 from .encoding import check_encoding
-from .fields import load_mapping_file
+from .fields import load_mapping_file, map_columns
 from .matching import MODES
 from .plausibility import check_near_district, check_source, check_zone
 from .reading import SourceTable, read_source
 from .report import ImportReport, ImportRefused
-from .validation import Checked
+from .validation import BatchAttributeChecks, Checked
 
 
 class Progress(Protocol):
@@ -100,9 +100,12 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
 
     clock = _PhaseClock(report)
     progress.phase("read", None)
+    # The attributes are checked batch by batch as GDAL reads (see BatchAttributeChecks).
+    early = BatchAttributeChecks(layer_def, lambda headers, is_empty: map_columns(
+        layer_def, headers, mapping_file, is_empty, label))
     with Workspace(options.temp_dir) as workspace:
         table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
-                            layer_hint=options.layer, progress=progress)
+                            layer_hint=options.layer, progress=progress, on_batch=early)
     report.read, report.row_kind = len(table), table.row_kind
     report.notes += table.notes
     if not len(table):
@@ -112,7 +115,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
                     options.max_km_outside_district)
     table.geometries = None  # from here on only the placed and checked copies are used
     clock.lap("place")
-    checked, replaces = check_rows(store, layer_def, table, geoms, options, mapping_file, report, progress)
+    checked, replaces = check_rows(store, layer_def, table, geoms, options, mapping_file, report, progress, early)
     del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
     table.columns = {}  # so do the checked columns: the source's arrays go before the write
     report.problems += checked.problems

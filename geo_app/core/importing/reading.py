@@ -64,9 +64,11 @@ class SourceTable:
 
 
 def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *, encoding: str | None = None,
-                layer_hint: str | None = None, progress=None) -> SourceTable:
+                layer_hint: str | None = None, progress=None, on_batch=None) -> SourceTable:
     """Read the file at `path` (named `label` to the user) into a SourceTable. `progress` (the
-    import's: `phase(name, total)`, `advance(done)`) hears of every batch a GIS file yields."""
+    import's: `phase(name, total)`, `advance(done)`) hears of every batch a GIS file yields, and
+    `on_batch(columns, trimmed headers, offset of its first row)` gets each batch's columns as the
+    SourceTable will hold them (spreadsheets come whole and do not call it)."""
     suffix = path.suffix.lower()
     if path.stat().st_size > limits.max_upload:
         raise ImportRefused(f"{label}: {path.stat().st_size / MB:,.0f} MB is more than the limit of "
@@ -79,7 +81,7 @@ def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *,
         columns, geoms, crs_text, notes = reader(path, label, encoding)
         return SourceTable(label, columns, geoms, crs_text, row_kind="row", first_row=2, notes=notes)
     if suffix in GIS_SUFFIXES:
-        return _read_gis(path, label, suffix, workspace, encoding, layer_hint, progress)
+        return _read_gis(path, label, suffix, workspace, encoding, layer_hint, progress, on_batch)
     raise ImportRefused(f"{label}: unsupported file type '{suffix or '(none)'}'; supported: {FORMATS}")
 
 
@@ -122,7 +124,7 @@ def _check_content(path: Path, label: str, suffix: str) -> None:
 
 
 def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encoding: str | None,
-              layer_hint: str | None, progress) -> SourceTable:
+              layer_hint: str | None, progress, on_batch) -> SourceTable:
     notes, options = [], {}
     _check_content(path, label, suffix)
     if suffix == ".shp":
@@ -144,7 +146,7 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
-            meta, columns, geoms = _read_columns(path, layer, options, progress, suffix)
+            meta, columns, geoms = _read_columns(path, layer, options, progress, suffix, on_batch)
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
     trimmed = {name for name, values in columns.items() if values.trimmed}
@@ -158,8 +160,8 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
                        trimmed=frozenset(trimmed))
 
 
-def _read_columns(path: Path, layer: str | None, options: dict, progress,
-                  suffix: str) -> tuple[dict, dict[str, "_Column"], np.ndarray]:
+def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix: str,
+                  on_batch) -> tuple[dict, dict[str, "_Column"], np.ndarray]:
     """The layer through GDAL's Arrow stream: columns filled in C++, no Python object per cell
     before the text is trimmed (a 200,000-estate Shapefile is read and trimmed in half the time of
     a per-feature read). Batch by batch, so a long read shows its progress, and GDAL reads the next
@@ -184,8 +186,12 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress,
                 geometry_parts.append(shapely.from_wkb(batch.column(geometry_name).to_numpy(zero_copy_only=False)))
             else:
                 geometry_parts.append(np.full(batch.num_rows, None))
-            for name, source in sources.items():
-                parts[name].append(_Column(*_numpy_column(batch.column(source))))
+            converted = {name: _Column(*_numpy_column(batch.column(source))) for name, source in sources.items()}
+            for name, column in converted.items():
+                parts[name].append(column)
+            if on_batch is not None:
+                on_batch({name: c.array for name, c in converted.items()},
+                         {name for name, c in converted.items() if c.trimmed}, done)
             done += batch.num_rows
             del batch  # its Arrow buffers go now: the file is never held whole twice
             if progress is not None:
