@@ -329,6 +329,45 @@ def _grid_rows(n: int, prefix: str) -> list[dict]:
     return rows
 
 
+def _batch_rows() -> list[dict]:
+    """Chinese headers and labels (status, items) over 10 rows, with a problem in the rows that
+    fall in the first, a middle and the last of the batches of 3 below."""
+    rows = _grid_rows(10, "BAT")
+    for i, r in enumerate(rows):
+        r["items_planned"] = ["道路、路灯", "停车位，绿化", "roads,parking"][i % 3]
+        r["completion_date"] = ["2022年5月1日", "2022-05-01", "2022.5.1"][i % 3]
+    rows[1]["households"] = -1
+    rows[5]["status"] = "不存在的状态"
+    rows[6]["items_planned"] = "道路、不存在的内容"
+    rows[9]["completion_date"] = "2022-02-30"
+    return rows
+
+
+def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store, tmp_path, monkeypatch):
+    # The attribute checks run batch by batch while GDAL reads (20,000 features a batch): the
+    # problems of later batches keep their row numbers, labels resolved in one batch resolve in
+    # the next, and the stored values are those of a file read in one go.
+    from geo_app.core.importing import reading
+
+    bad = write_shapefile(chinese_frame(_batch_rows()), tmp_path / "bad", "estates", "GBK")
+    whole = [(p.row, p.field, p.message) for p in run(store, bad, dry_run=True).problems]
+    monkeypatch.setattr(reading, "READ_BATCH", 3)
+    batched = run(store, bad, dry_run=True)
+    assert [(p.row, p.field, p.message) for p in batched.problems] == whole
+    assert {(row, field) for row, field, _ in whole} == {(2, "户数"), (6, "改造状态"), (7, "items_plan"),
+                                                          (10, "completion")}  # the file's own headers
+    good_rows = _batch_rows()
+    good_rows[1]["households"], good_rows[5]["status"] = 101, "completed"
+    good_rows[6]["items_planned"], good_rows[9]["completion_date"] = "道路", "2022-02-28"
+    report = run(store, write_shapefile(chinese_frame(good_rows), tmp_path / "good", "estates", "GBK"))
+    assert report.ok and report.inserted == 10, report.problem_lines()
+    stored = imported(store)
+    assert [stored[f"BAT-{i:03d}"].properties["items_planned"] for i in (1, 2, 3, 7)] == [
+        "roads,street_lights", "parking,greening", "roads,parking", "roads"]
+    assert {stored[f"BAT-{i:03d}"].properties["completion_date"] for i in (1, 2, 3)} == {"2022-05-01"}
+    assert stored["BAT-006"].properties["status"] == "completed" and stored["BAT-002"].properties["households"] == 101
+
+
 def test_a_large_load_into_an_empty_layer_ends_with_every_index_and_right_bbox_answers(store, tmp_path):
     # A load of 1,000+ rows into an empty layer builds the secondary (and, on PostGIS, GiST)
     # indexes once at the end instead of row by row: they must all be there afterwards.
