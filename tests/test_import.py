@@ -68,6 +68,23 @@ def test_declared_zone_prefix_mismatch_is_refused(store, tmp_path):
     assert snapshot(store) == before
 
 
+@pytest.mark.parametrize("keep_cpg", [True, False])
+def test_utf8_shapefile_whose_chinese_field_names_were_cut_mid_character_imports_mapped(store, tmp_path, keep_cpg):
+    # GDAL and QGIS cut a UTF-8 .dbf field name at 10 bytes, inside a character: 小区名称 (12 bytes)
+    # becomes 小区名 and one byte of 称. Such files must import, their fields recognised.
+    rows = estate_rows(3)
+    path = write_shapefile(chinese_frame(rows), tmp_path, "estates", "UTF-8", keep_cpg=keep_cpg)
+    report = run(store, path)
+    assert report.ok, report.problem_lines()
+    assert report.inserted == 3
+    assert {"小区名", "建筑面", "建成年", "改造年", "改造状"} <= set(report.columns)
+    assert report.columns["建筑面"] == "floor_area_m2" and report.columns["改造年"] == "batch"
+    assert any("cut in the middle of a character" in note and "建筑面" in note for note in report.notes)
+    stored = imported(store)["IMP-002"].properties
+    assert (stored["name"], stored["floor_area_m2"], stored["year_built"], stored["batch"], stored["status"]) == (
+        "测试2号小区", 5001.0, 1990, 2021, "planned")
+
+
 def test_amap_gcj02_geojson_declared_as_such_lands_within_1_m_of_wgs84_truth(store, tmp_path):
     rows = estate_rows(3)
     path = geojson_file(tmp_path / "amap.geojson", rows, transform=wgs84_to_gcj02)

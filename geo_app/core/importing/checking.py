@@ -61,7 +61,7 @@ def _check_attributes(store: Store, layer_def, table: SourceTable, options: Impo
     """Columns mapped to fields, converted and checked; rows matched to stored features (by mode);
     required fields, duplicate and clashing codes. Returns (columns, replaces, problems, mapping)."""
     is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
-    mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label)
+    mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label, table.cut_headers)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
     report.notes += _ignored_notes(mapping.ignored, is_empty, Path(table.label).suffix.lower() in (".kml", ".kmz"))
     done = early.result(mapping, len(table), row_number) if early is not None else None

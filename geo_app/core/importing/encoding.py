@@ -10,6 +10,7 @@ to say `--encoding`, never decoded into mojibake.
 from __future__ import annotations
 
 import codecs
+import shutil
 import struct
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def _sniff(dbf: Path, label: str) -> tuple[str, str]:
     # Field names and values are text in the same code page; the descriptors' other bytes
     # (lengths, flags) are binary and must stay out of the sample.
     names = [data[at:at + 11].split(b"\0")[0] for at in range(32, header_length - 1, 32) if data[at] != 0x0D]
+    # A UTF-8 name cut mid-character at the 10-byte limit is still UTF-8 (see mend_cut_field_names).
+    names = [_whole_characters(name, "utf-8") or name for name in names]
     text = b" ".join(names) + data[header_length:]
     if text.isascii():
         return "UTF-8", "the .dbf holds only ASCII text"
@@ -80,3 +83,66 @@ def _sniff(dbf: Path, label: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         raise ImportRefused(f"{label}: cannot tell the .dbf text encoding (neither UTF-8 nor GBK/GB18030); "
                             "say which with --encoding") from None
+
+
+NAME_BYTES = 10  # a .dbf field name: at most 10 bytes of text, NUL-padded to 11
+
+
+def _field_names(header: bytes) -> list[tuple[int, bytes]]:
+    """(offset, raw name) of each field descriptor in a .dbf header."""
+    length = struct.unpack_from("<H", header, 8)[0] if len(header) >= 10 else 0
+    return [(at, header[at:at + 11].split(b"\0")[0]) for at in range(32, min(length, len(header)) - 1, 32)
+            if header[at] != 0x0D]
+
+
+def _whole_characters(name: bytes, encoding: str) -> bytes | None:
+    """`name` without a last character cut in two (None when it decodes as it is, or when it is
+    broken elsewhere: that is a wrong encoding, not a cut)."""
+    try:
+        name.decode(encoding)
+        return None
+    except UnicodeDecodeError as exc:
+        if exc.end < len(name):
+            return None
+        try:
+            name[:exc.start].decode(encoding)
+        except UnicodeDecodeError:
+            return None
+        return name[:exc.start]
+
+
+def mend_cut_field_names(shp: Path, encoding: str, copy_stem: Path) -> tuple[Path, list[str]]:
+    """A Shapefile whose .dbf field names were cut to 10 bytes in the middle of a character (GDAL
+    and QGIS cut 小区名称, 12 bytes in UTF-8, to 小区名 and one byte of 称), read as is, fails
+    (pyogrio decodes every name strictly). Returns the .shp to read (when any name needed it, a
+    copy named `copy_stem`.shp/.dbf/… whose names end at their last whole character) and those
+    names, mended."""
+    dbf = sidecar(shp, ".dbf")
+    with open(dbf, "rb") as f:
+        header = f.read(32)
+        length = struct.unpack_from("<H", header, 8)[0] if len(header) >= 10 else 0
+        header += f.read(max(0, length - 32))
+    mended = {at: whole for at, name in _field_names(header)
+              if (whole := _whole_characters(name, encoding)) is not None}
+    if not mended:
+        return shp, []
+    patched = bytearray(header)
+    for at, whole in mended.items():
+        patched[at:at + 11] = whole.ljust(11, b"\0")
+    stem = copy_stem
+    for part in shp.parent.glob(shp.stem + ".*"):
+        if part.suffix.lower() != ".dbf":
+            shutil.copyfile(part, stem.with_suffix(part.suffix.lower()))
+    with open(dbf, "rb") as source, open(stem.with_suffix(".dbf"), "wb") as target:
+        source.seek(len(header))
+        target.write(patched)
+        shutil.copyfileobj(source, target, 1024 * 1024)
+    return stem.with_suffix(".shp"), [whole.decode(encoding) for whole in mended.values()]
+
+
+def maybe_cut(header: str, encoding: str) -> bool:
+    """Whether a .dbf field name may be a longer name cut to the format's 10 bytes."""
+    try:
+        return len(header.encode(encoding)) >= NAME_BYTES - 2
+    except (UnicodeEncodeError, LookupError):
+        return False

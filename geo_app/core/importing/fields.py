@@ -84,10 +84,12 @@ def _lookup(layer_def: LayerDef) -> dict[str, str]:
 
 
 def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | None = None,
-                is_empty=lambda header: False, label: str = "the file") -> FieldMapping:
+                is_empty=lambda header: False, label: str = "the file", cut: frozenset = frozenset()) -> FieldMapping:
     """Match headers to fields; an explicit mapping wins. Two columns for one field is refused,
     unless one of them is empty in every row (`is_empty(header)`): GDAL's KML reader adds a
-    `Name` column beside the file's own 小区名称, blank where the file has no <name>."""
+    `Name` column beside the file's own 小区名称, blank where the file has no <name>. A header in
+    `cut` (a Shapefile's, maybe cut to 10 bytes: 建筑面积 as 建筑面) not known as it is matches the
+    one field whose known headers start with it."""
     explicit = {str(k): str(v) for k, v in (mapping_file or {}).get("columns", {}).items()}
     for header, target in explicit.items():
         if target and not layer_def.has_field(target):
@@ -97,6 +99,8 @@ def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | No
     result = FieldMapping(columns={})
     for header in headers:
         target = explicit[header] if header in explicit else lookup.get(normalise(header))
+        if target is None and header in cut and header not in explicit:
+            target = _by_prefix(lookup, normalise(header))
         if normalise(header) in ("id", "fid") and header not in explicit:
             result.id_column = header
             result.ignored[header] = "feature id (used by --mode upsert-id)"
@@ -119,6 +123,12 @@ def map_columns(layer_def: LayerDef, headers: list[str], mapping_file: dict | No
             result.columns[header] = target
     result.values = _value_spellings(layer_def, (mapping_file or {}).get("values", {}))
     return result
+
+
+def _by_prefix(lookup: dict[str, str], key: str) -> str | None:
+    """The one field some known header of which starts with `key`, else None (none, or several)."""
+    fields = {name for spelling, name in lookup.items() if spelling.startswith(key)} if len(key) >= 2 else set()
+    return fields.pop() if len(fields) == 1 else None
 
 
 def _value_spellings(layer_def: LayerDef, extra: dict) -> dict[str, dict[str, str]]:

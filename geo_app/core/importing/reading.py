@@ -25,7 +25,7 @@ import shapely
 
 from ..geodesy import GCJ02_LABEL
 from .archive import MB, Limits, Workspace, unpack
-from .encoding import dbf_encoding, sidecar
+from .encoding import dbf_encoding, maybe_cut, mend_cut_field_names, sidecar
 from .formats import ARCHIVE_SUFFIXES, FORMATS, GIS_SUFFIXES, TABLE_SUFFIXES
 from .report import ImportRefused
 from .tabular import read_csv, read_xlsx
@@ -49,6 +49,9 @@ class SourceTable:
     # Headers whose cells are already text stripped of surrounding blanks, blank cells None (the
     # column checks skip their own per-cell strip for these).
     trimmed: frozenset = frozenset()
+    # Headers that may be longer names cut short by the format (a .dbf name holds 10 bytes): the
+    # field mapping also tries them as the start of a known header.
+    cut_headers: frozenset = frozenset()
 
     count: int = field(init=False)
 
@@ -137,6 +140,10 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
         else:
             notes.append(f"attribute encoding {encoding}: declared")
         options["encoding"] = encoding
+        path, mended = mend_cut_field_names(path, encoding, workspace.path / workspace.new_stem())
+        if mended:
+            notes.append("field name(s) cut in the middle of a character by the program that wrote the file "
+                         f"(a .dbf name holds 10 bytes), read as: {', '.join(mended)}")
     elif suffix in (".geojson", ".json"):
         path, feature_ids = _utf8_geojson(path, label, workspace, encoding)
     # Feature ids that are the store's own (an export's GeoPackage primary key `id`, GeoJSON's
@@ -156,8 +163,9 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
         crs_text = "EPSG:4326"  # KML is WGS84 by definition
     if suffix in (".kml", ".geojson", ".json") and _says_gcj02(path):
         crs_text = GCJ02_LABEL  # the formats have no CRS but WGS 84: our GCJ-02 exports mark it
+    cut = frozenset(h for h in meta["fields"] if maybe_cut(h, options["encoding"])) if suffix == ".shp" else frozenset()
     return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes,
-                       trimmed=frozenset(trimmed))
+                       trimmed=frozenset(trimmed), cut_headers=cut)
 
 
 def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix: str,
