@@ -9,6 +9,7 @@ are refused; duplicate codes inside the file or clashing with stored estates are
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,13 +119,38 @@ def missing_required(layer_def: LayerDef, mapped: dict, inserting: np.ndarray, r
             for f in layer_def.fields if f.required and not f.computed and f.name not in mapped]
 
 
-def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
-                 row_number) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray, np.ndarray | None]:
+def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float, row_number,
+                 threads: int = 2) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray, np.ndarray | None]:
     """Geometries repaired where safe and checked; returns (geometries, problems, repaired count,
     mask of the present and valid ones, their geodesic areas or None for points). Validity is
     computed once and reused by every step; the areas serve the degenerate test and the store's
-    computed land area alike."""
-    geoms = np.asarray(geoms, dtype=object).copy()
+    computed land area alike. The per-row checks run on `threads` slices at once (GEOS lets go of
+    the GIL); duplicates are then looked for over all rows."""
+    geoms = np.asarray(geoms, dtype=object)
+    edges = np.linspace(0, len(geoms), max(1, min(threads, len(geoms) // 1000)) + 1).astype(int)
+    slices = list(zip(edges[:-1], edges[1:]))
+    job = lambda bounds: _shape_rows(layer_def, geoms[bounds[0]:bounds[1]], max_area_change,  # noqa: E731
+                                     lambda i: row_number(i + bounds[0]))
+    if len(slices) == 1:
+        parts = [job(slices[0])]
+    else:
+        with ThreadPoolExecutor(len(slices) - 1, thread_name_prefix="import-shape-rows") as pool:
+            others = [pool.submit(job, bounds) for bounds in slices[1:]]
+            parts = [job(slices[0])] + [other.result() for other in others]
+    geoms = np.concatenate([part[0] for part in parts]) if len(parts) > 1 else parts[0][0]
+    problems = [p for part in parts for p in part[1]]
+    repaired = sum(part[2] for part in parts)
+    valid = np.concatenate([part[3] for part in parts])
+    present = np.concatenate([part[4] for part in parts])
+    areas = None if parts[0][5] is None else np.concatenate([part[5] for part in parts])
+    problems += _duplicate_geometries(geoms, present, row_number)
+    return geoms, problems, repaired, valid, areas
+
+
+def _shape_rows(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float, row_number):
+    """The checks of `check_shapes` that look at one row at a time, on a slice of the rows;
+    returns (geometries, problems, repaired count, valid, present, areas or None)."""
+    geoms = geoms.copy()
     problems: list[ImportProblem] = []
     repaired = 0
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -149,8 +175,7 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
         of_type = np.isin(shapely.get_type_id(geoms), (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
         areas, found = _degenerate(geoms, valid & of_type, row_number)
         problems += found
-    problems += _duplicate_geometries(geoms, present, row_number)
-    return geoms, problems, repaired, valid, areas
+    return geoms, problems, repaired, valid, present, areas
 
 
 def _repair(geom, max_area_change: float):
