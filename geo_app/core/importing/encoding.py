@@ -10,6 +10,7 @@ to say `--encoding`, never decoded into mojibake.
 from __future__ import annotations
 
 import codecs
+import glob
 import shutil
 import struct
 from pathlib import Path
@@ -31,7 +32,7 @@ def check_encoding(name: str) -> str:
 
 def sidecar(path: Path, suffix: str) -> Path | None:
     """The file beside `path` with another suffix, in any letter case (Windows zips vary)."""
-    for candidate in path.parent.glob(path.stem + ".*"):
+    for candidate in path.parent.glob(glob.escape(path.stem) + ".*"):  # a name may hold [ ] * ?
         if candidate.suffix.lower() == suffix:
             return candidate
     return None
@@ -130,7 +131,7 @@ def mend_cut_field_names(shp: Path, encoding: str, copy_stem: Path) -> tuple[Pat
     for at, whole in mended.items():
         patched[at:at + 11] = whole.ljust(11, b"\0")
     stem = copy_stem
-    for part in shp.parent.glob(shp.stem + ".*"):
+    for part in shp.parent.glob(glob.escape(shp.stem) + ".*"):
         if part.suffix.lower() != ".dbf":
             shutil.copyfile(part, stem.with_suffix(part.suffix.lower()))
     with open(dbf, "rb") as source, open(stem.with_suffix(".dbf"), "wb") as target:

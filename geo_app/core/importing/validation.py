@@ -56,8 +56,8 @@ class BatchAttributeChecks:
     mostly waits for GDAL then), with the mapping decided from the headers alone.
 
     Where the headers cannot decide it (two columns for one field: which one is empty needs every
-    row), or the first batch's headers differ from a later one's, it gives up and `result` returns
-    None: the checks then run on the whole columns after the read, as they otherwise would."""
+    row; a mapping the whole file decides otherwise, such as a Shapefile's cut names), `result`
+    returns None and the checks run on the whole columns after the read, as they otherwise would."""
 
     def __init__(self, layer_def: LayerDef, decide_mapping):
         self.layer_def, self.decide_mapping = layer_def, decide_mapping
