@@ -357,13 +357,18 @@ def _batch_rows() -> list[dict]:
     rows[5]["status"] = "不存在的状态"
     rows[6]["items_planned"] = "道路、不存在的内容"
     rows[9]["completion_date"] = "2022-02-30"
+    bowtie = rows[7]["geometry"]
+    (x0, y0), (x1, y1) = bowtie.exterior.coords[0], bowtie.exterior.coords[2]
+    rows[7]["geometry"] = Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])  # crosses itself
+    rows[8]["geometry"] = rows[1]["geometry"]  # the same shape as a feature of another batch
     return rows
 
 
 def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store, tmp_path, monkeypatch):
-    # The attribute checks run batch by batch while GDAL reads (20,000 features a batch): the
-    # problems of later batches keep their row numbers, labels resolved in one batch resolve in
-    # the next, and the stored values are those of a file read in one go.
+    # The attribute and shape checks run batch by batch while GDAL reads (20,000 features a
+    # batch): the problems of later batches keep their row numbers, labels resolved in one batch
+    # resolve in the next, a duplicate across batches is found, and the stored values and shapes
+    # are those of a file read in one go.
     from geo_app.core.importing import reading
 
     bad = write_shapefile(chinese_frame(_batch_rows()), tmp_path / "bad", "estates", "GBK")
@@ -372,10 +377,12 @@ def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store
     batched = run(store, bad, dry_run=True)
     assert [(p.row, p.field, p.message) for p in batched.problems] == whole
     assert {(row, field) for row, field, _ in whole} == {(2, "户数"), (6, "改造状态"), (7, "items_plan"),
-                                                          (10, "completion")}  # the file's own headers
+                                                          (8, ""), (9, ""), (10, "completion")}  # the file's headers
+    assert any(row == 9 and "#2" in message for row, _, message in whole)  # duplicate of feature 2
     good_rows = _batch_rows()
     good_rows[1]["households"], good_rows[5]["status"] = 101, "completed"
     good_rows[6]["items_planned"], good_rows[9]["completion_date"] = "道路", "2022-02-28"
+    good_rows[7]["geometry"], good_rows[8]["geometry"] = _grid_rows(10, "X")[7]["geometry"], _grid_rows(10, "X")[8]["geometry"]
     report = run(store, write_shapefile(chinese_frame(good_rows), tmp_path / "good", "estates", "GBK"))
     assert report.ok and report.inserted == 10, report.problem_lines()
     stored = imported(store)
@@ -383,6 +390,10 @@ def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store
         "roads,street_lights", "parking,greening", "roads,parking", "roads"]
     assert {stored[f"BAT-{i:03d}"].properties["completion_date"] for i in (1, 2, 3)} == {"2022-05-01"}
     assert stored["BAT-006"].properties["status"] == "completed" and stored["BAT-002"].properties["households"] == 101
+    for i, row in enumerate(good_rows, 1):  # each shape where it belongs, a one-part MultiPolygon
+        geometry = stored[f"BAT-{i:03d}"].geometry
+        assert geometry.geom_type == "MultiPolygon" and shapely.normalize(geometry).equals_exact(
+            shapely.normalize(shapely.MultiPolygon([row["geometry"]])), 1e-9)
 
 
 def test_a_large_load_into_an_empty_layer_ends_with_every_index_and_right_bbox_answers(store, tmp_path):

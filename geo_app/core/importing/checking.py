@@ -17,9 +17,11 @@ from ...storage.columns import null_mask
 from .fields import map_columns
 from .matching import code_clashes, match_rows, stored_near
 from .overlaps import overlap_problems
+from .batch_checks import EarlyChecks
+from .crs import SourceCrs
 from .reading import SourceTable
 from .report import ImportReport
-from .validation import BatchAttributeChecks, Checked, check_attributes, check_shapes, duplicate_values, missing_required
+from .validation import Checked, check_attributes, check_shapes, duplicate_values, missing_required
 
 if TYPE_CHECKING:
     from .pipeline import ImportOptions, Progress
@@ -31,19 +33,27 @@ _KML_DISPLAY_COLUMNS = frozenset({"description", "timestamp", "begin", "end", "a
 
 def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, options: ImportOptions,
                mapping_file: dict | None, report: ImportReport, progress: Progress,
-               early: BatchAttributeChecks | None = None) -> tuple[Checked, np.ndarray]:
+               early: EarlyChecks | None = None, source: SourceCrs | None = None) -> tuple[Checked, np.ndarray]:
     """The checked rows and, per row, the id of the stored feature it replaces (-1: a new one).
-    `early`: the attribute checks already done batch by batch during the read, if they were."""
+    `early`: the checks done batch by batch during the read, if they were; `source`: the CRS the
+    geometries were placed from."""
     progress.phase("check", len(table))
     row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
-    # The shapes are checked on a helper thread while this one checks the attributes: GEOS lets go
-    # of the GIL, so the two take the time of the longer one on a machine with two cores.
-    with ThreadPoolExecutor(1, thread_name_prefix="import-shapes") as helper:
-        shapes = helper.submit(check_shapes, layer_def, geoms, options.max_repair_area_change, row_number)
-        # (Should this raise, leaving the block still waits for the helper.)
+    shapes = early.shapes.checked(source, len(table), row_number) if early is not None and table.first_row == 1 \
+        else None
+    if shapes is not None:
         columns, replaces, problems, mapping = _check_attributes(store, layer_def, table, options, mapping_file,
                                                                  report, row_number, early)
-        geoms, found, repaired, valid, areas = shapes.result()
+        geoms, found, repaired, valid, areas = shapes
+    else:
+        # The shapes are checked on a helper thread while this one checks the attributes: GEOS lets
+        # go of the GIL, so the two take the time of the longer one on a machine with two cores.
+        with ThreadPoolExecutor(1, thread_name_prefix="import-shapes") as helper:
+            pending = helper.submit(check_shapes, layer_def, geoms, options.max_repair_area_change, row_number)
+            # (Should this raise, leaving the block still waits for the helper.)
+            columns, replaces, problems, mapping = _check_attributes(store, layer_def, table, options,
+                                                                     mapping_file, report, row_number, early)
+            geoms, found, repaired, valid, areas = pending.result()
     problems += found
     if layer_def.geometry_type != "Point":
         bad_shape = {p.row for p in found if p.severity == "error"}
@@ -57,14 +67,14 @@ def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, o
 
 
 def _check_attributes(store: Store, layer_def, table: SourceTable, options: ImportOptions, mapping_file: dict | None,
-                      report: ImportReport, row_number, early: BatchAttributeChecks | None):
+                      report: ImportReport, row_number, early: EarlyChecks | None):
     """Columns mapped to fields, converted and checked; rows matched to stored features (by mode);
     required fields, duplicate and clashing codes. Returns (columns, replaces, problems, mapping)."""
     is_empty = lambda header: bool(null_mask(table.columns[header]).all())  # noqa: E731
     mapping = map_columns(layer_def, list(table.columns), mapping_file, is_empty, table.label, table.cut_headers)
     report.columns = {**{h: t for h, t in mapping.columns.items()}, **{h: "" for h in mapping.ignored}}
     report.notes += _ignored_notes(mapping.ignored, is_empty, Path(table.label).suffix.lower() in (".kml", ".kmz"))
-    done = early.result(mapping, len(table), row_number) if early is not None else None
+    done = early.attributes.result(mapping, len(table), row_number) if early is not None else None
     columns, problems = done or check_attributes(layer_def, table.columns, mapping, row_number, table.trimmed)
     ids = table.columns.get(mapping.id_column) if mapping.id_column else None
     replaces, found = match_rows(store, layer_def.name, options.mode, columns, ids, len(table), row_number)

@@ -66,12 +66,24 @@ class SourceTable:
         return f"{self.row_kind} {i + self.first_row}"
 
 
+@dataclass
+class SourceBatch:
+    """A part of a GIS file as it is read (see `read_source`'s `on_batch`): its columns as the
+    SourceTable will hold them, the headers of trimmed text, the position of its first feature in
+    the file (0-based), its geometries (source CRS) and the CRS the file states."""
+
+    columns: dict[str, np.ndarray]
+    trimmed: set
+    offset: int
+    geometries: np.ndarray
+    crs_text: str | None
+
+
 def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *, encoding: str | None = None,
                 layer_hint: str | None = None, progress=None, on_batch=None) -> SourceTable:
     """Read the file at `path` (named `label` to the user) into a SourceTable. `progress` (the
     import's: `phase(name, total)`, `advance(done)`) hears of every batch a GIS file yields, and
-    `on_batch(columns, trimmed headers, offset of its first row)` gets each batch's columns as the
-    SourceTable will hold them (spreadsheets come whole and do not call it)."""
+    `on_batch(SourceBatch)` gets each batch (spreadsheets come whole and do not call it)."""
     suffix = path.suffix.lower()
     if path.stat().st_size > limits.max_upload:
         raise ImportRefused(f"{label}: {path.stat().st_size / MB:,.0f} MB is more than the limit of "
@@ -153,23 +165,29 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
-            meta, columns, geoms = _read_columns(path, layer, options, progress, suffix, on_batch)
+            meta, columns, geoms, crs_text = _read_columns(path, layer, options, progress, suffix, on_batch)
+    except ImportRefused:
+        raise
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
     trimmed = {name for name, values in columns.items() if values.trimmed}
     columns = {name: values.array for name, values in columns.items()}
-    crs_text = meta.get("crs")
-    if suffix == ".kml":
-        crs_text = "EPSG:4326"  # KML is WGS84 by definition
-    if suffix in (".kml", ".geojson", ".json") and _says_gcj02(path):
-        crs_text = GCJ02_LABEL  # the formats have no CRS but WGS 84: our GCJ-02 exports mark it
     cut = frozenset(h for h in meta["fields"] if maybe_cut(h, options["encoding"])) if suffix == ".shp" else frozenset()
     return SourceTable(label, columns, np.asarray(geoms, dtype=object), crs_text, notes=notes,
                        trimmed=frozenset(trimmed), cut_headers=cut)
 
 
+def _stated_crs(meta: dict, suffix: str, path: Path) -> str | None:
+    """The CRS the file states: its own (.prj, srs), WGS84 for KML, GCJ-02 where our export says so."""
+    if suffix in (".kml", ".geojson", ".json") and _says_gcj02(path):
+        return GCJ02_LABEL  # the formats have no CRS but WGS 84: our GCJ-02 exports mark it
+    if suffix == ".kml":
+        return "EPSG:4326"  # KML is WGS84 by definition
+    return meta.get("crs")
+
+
 def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix: str,
-                  on_batch) -> tuple[dict, dict[str, "_Column"], np.ndarray]:
+                  on_batch) -> tuple[dict, dict[str, "_Column"], np.ndarray, str | None]:
     """The layer through GDAL's Arrow stream: columns filled in C++, no Python object per cell
     before the text is trimmed (a 200,000-estate Shapefile is read and trimmed in half the time of
     a per-feature read). Batch by batch, so a long read shows its progress, and GDAL reads the next
@@ -181,6 +199,7 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
                  if path.suffix.lower() in (".shp", ".gpkg") else -1)
         progress.phase("read", count if count >= 0 else None)
     with pyogrio.raw.open_arrow(path, layer=layer, use_pyarrow=True, batch_size=READ_BATCH, **options) as (meta, reader):
+        crs_text = _stated_crs(meta, suffix, path)
         geometry_name = meta.get("geometry_name") or "wkb_geometry"
         fid_name = meta.get("fid_column") or "OGC_FID"
         with_fid = (options["return_fids"] and fid_name in reader.schema.names and "id" not in list(meta["fields"])
@@ -198,8 +217,9 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
             for name, column in converted.items():
                 parts[name].append(column)
             if on_batch is not None:
-                on_batch({name: c.array for name, c in converted.items()},
-                         {name for name, c in converted.items() if c.trimmed}, done)
+                on_batch(SourceBatch({name: c.array for name, c in converted.items()},
+                                     {name for name, c in converted.items() if c.trimmed}, done,
+                                     geometry_parts[-1], crs_text))
             done += batch.num_rows
             del batch  # its Arrow buffers go now: the file is never held whole twice
             if progress is not None:
@@ -209,7 +229,7 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
             parts = {name: [_Column(*_numpy_column(_chunk(empty.column(source))))] for name, source in sources.items()}
     columns = {name: _Column.joined(pieces) for name, pieces in parts.items()}
     geoms = np.concatenate(geometry_parts) if geometry_parts else np.empty(0, dtype=object)
-    return meta, columns, np.asarray(geoms, dtype=object)
+    return meta, columns, np.asarray(geoms, dtype=object), crs_text
 
 
 @dataclass

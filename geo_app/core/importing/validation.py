@@ -51,63 +51,6 @@ def check_attributes(layer_def: LayerDef, columns: dict[str, np.ndarray], mappin
     return out, problems
 
 
-class BatchAttributeChecks:
-    """`check_attributes` done batch by batch while a file is still being read (the reading thread
-    mostly waits for GDAL then), with the mapping decided from the headers alone.
-
-    Where the headers cannot decide it (two columns for one field: which one is empty needs every
-    row; a mapping the whole file decides otherwise, such as a Shapefile's cut names), `result`
-    returns None and the checks run on the whole columns after the read, as they otherwise would."""
-
-    def __init__(self, layer_def: LayerDef, decide_mapping):
-        self.layer_def, self.decide_mapping = layer_def, decide_mapping
-        self.mapping: FieldMapping | None = None
-        self.failed = False
-        self.rows = 0
-        self.parts: dict[str, list[np.ndarray]] = {}
-        self.found: dict[str, list[tuple[int, list]]] = {}
-        self.memos: dict[str, dict] = {}  # per field: vocabulary values resolved in earlier batches
-
-    def __call__(self, columns: dict[str, np.ndarray], trimmed: set, offset: int) -> None:
-        if self.failed:
-            return
-        if self.mapping is None:
-            self.mapping = self._mapping(list(columns))
-            if self.mapping is None:
-                return
-        if offset != self.rows:
-            self.failed = True
-            return
-        for header, name in self.mapping.columns.items():
-            out, found = check_column(self.layer_def.field(name), columns[header], self.mapping.values.get(name),
-                                      trimmed=header in trimmed, memo=self.memos.setdefault(name, {}))
-            self.parts.setdefault(name, []).append(out)
-            self.found.setdefault(header, []).append((offset, found))
-        self.rows += len(next(iter(columns.values()))) if columns else 0
-
-    def _mapping(self, headers: list[str]) -> FieldMapping | None:
-        try:
-            return self.decide_mapping(headers, _undecided)
-        except Exception:  # noqa: BLE001 - an undecidable or refused mapping: decided after the read
-            self.failed = True
-            return None
-
-    def result(self, mapping: FieldMapping, rows: int,
-               row_number) -> tuple[dict[str, np.ndarray], list[ImportProblem]] | None:
-        """What `check_attributes` returns for the whole file, or None when the batches did not
-        cover it with this mapping."""
-        if self.failed or self.mapping is None or self.rows != rows or mapping != self.mapping:
-            return None
-        columns = {name: parts[0] if len(parts) == 1 else np.concatenate(parts) for name, parts in self.parts.items()}
-        problems = [ImportProblem(row_number(offset + p.position), header, p.message)
-                    for header in mapping.columns for offset, found in self.found.get(header, []) for p in found]
-        return columns, problems
-
-
-def _undecided(header: str) -> bool:
-    raise LookupError(header)
-
-
 def missing_required(layer_def: LayerDef, mapped: dict, inserting: np.ndarray, row_number) -> list[ImportProblem]:
     """Required fields the file has no column for: a problem when any row is a new feature."""
     if not inserting.any():
@@ -129,7 +72,7 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
     geoms = np.asarray(geoms, dtype=object)
     edges = np.linspace(0, len(geoms), max(1, min(threads, len(geoms) // 1000)) + 1).astype(int)
     slices = list(zip(edges[:-1], edges[1:]))
-    job = lambda bounds: _shape_rows(layer_def, geoms[bounds[0]:bounds[1]], max_area_change,  # noqa: E731
+    job = lambda bounds: shape_rows(layer_def, geoms[bounds[0]:bounds[1]], max_area_change,  # noqa: E731
                                      lambda i: row_number(i + bounds[0]))
     if len(slices) == 1:
         parts = [job(slices[0])]
@@ -137,6 +80,13 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
         with ThreadPoolExecutor(len(slices) - 1, thread_name_prefix="import-shape-rows") as pool:
             others = [pool.submit(job, bounds) for bounds in slices[1:]]
             parts = [job(slices[0])] + [other.result() for other in others]
+    return joined_shapes(parts, row_number)
+
+
+def joined_shapes(parts: list[tuple], row_number) -> tuple[np.ndarray, list[ImportProblem], int, np.ndarray,
+                                                            np.ndarray | None]:
+    """`check_shapes`' result from the `shape_rows` of consecutive slices: joined, and duplicates
+    looked for over all rows."""
     geoms = np.concatenate([part[0] for part in parts]) if len(parts) > 1 else parts[0][0]
     problems = [p for part in parts for p in part[1]]
     repaired = sum(part[2] for part in parts)
@@ -147,9 +97,10 @@ def check_shapes(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float,
     return geoms, problems, repaired, valid, areas
 
 
-def _shape_rows(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float, row_number):
-    """The checks of `check_shapes` that look at one row at a time, on a slice of the rows;
-    returns (geometries, problems, repaired count, valid, present, areas or None)."""
+def shape_rows(layer_def: LayerDef, geoms: np.ndarray, max_area_change: float, row_number):
+    """The checks of `check_shapes` that look at one row at a time, on a slice of the rows
+    (`row_number(i)` names its item i); returns (geometries, problems, repaired count, valid,
+    present, areas or None)."""
     geoms = geoms.copy()
     problems: list[ImportProblem] = []
     repaired = 0
