@@ -31,11 +31,6 @@ from .gpkg_spatial import GeoPackageSpatial
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 BULK_CHUNK = 10_000  # rows per executemany in bulk inserts: progress granularity, bounded memory
-# Page cache of a bulk load's transaction (KiB; SQLite's default is 2 MB). With the default, the
-# pages of the table and its UNIQUE index spill to the WAL and are read back again and again: a
-# 200,000-estate load made ~280,000 page reads and writes, ~120,000 with this (the load's pages are
-# ~120 MB, which this caps). Set back after the transaction, so readers keep the small default.
-BULK_CACHE_KIB = 256 * 1024
 
 
 # The GeoPackage binary header: "GP", version 0, flags (little-endian, envelope [minx, maxx, miny,
@@ -276,21 +271,12 @@ class GeoPackageStore(GeoPackageSpatial, Store):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            finally:
-                if writer.cache_size is not None:
-                    con.execute(f"PRAGMA cache_size = {int(writer.cache_size)}")
 
 
 class GeoPackageWriter(Writer):
     def __init__(self, store: GeoPackageStore, con: sqlite3.Connection):
         super().__init__(store)
         self.con = con
-        self.cache_size: int | None = None  # the connection's own, while a bulk load has a bigger one
-
-    def _bulk_cache(self) -> None:
-        if self.cache_size is None and BULK_CACHE_KIB:
-            self.cache_size = self.con.execute("PRAGMA cache_size").fetchone()[0]
-            self.con.execute(f"PRAGMA cache_size = -{int(BULK_CACHE_KIB)}")
 
     def _execute(self, sql: str, params=(), layer: str = ""):
         try:
@@ -337,8 +323,6 @@ class GeoPackageWriter(Writer):
         last_id = self.con.execute(f'SELECT COALESCE(MAX("id"), 0) FROM {table}').fetchone()[0]
         stored = self.con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         rtree = f"rtree_{layer_def.name}_geom"
-        if len(geoms) >= 1000:
-            self._bulk_cache()
         deferred = gpkg_schema.set_aside(self.con, layer_def.name, triggers=f"{rtree}_insert",
                                          indexes=len(geoms) >= max(stored, 1000))
         has_rtree = any(f"{rtree}_insert" in statement for statement in deferred)

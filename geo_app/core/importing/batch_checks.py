@@ -87,12 +87,13 @@ class BatchAttributeChecks:
     def result(self, mapping: FieldMapping, rows: int,
                row_number) -> tuple[dict[str, np.ndarray], list[ImportProblem]] | None:
         """What `check_attributes` returns for the whole file, or None when the batches did not
-        cover it with this mapping."""
+        cover it with this mapping; once."""
         if self.failed or self.mapping is None or self.rows != rows or mapping != self.mapping:
             return None
         columns = {name: parts[0] if len(parts) == 1 else np.concatenate(parts) for name, parts in self.parts.items()}
         problems = [ImportProblem(row_number(offset + p.position), header, p.message)
                     for header in mapping.columns for offset, found in self.found.get(header, []) for p in found]
+        self.parts, self.found, self.failed = {}, {}, True  # handed over: the parts go, and no second result
         return columns, problems
 
 
@@ -155,7 +156,7 @@ class BatchShapeChecks:
         return np.concatenate([placed for placed, _ in results]) if len(results) > 1 else results[0][0]
 
     def checked(self, source: SourceCrs, rows: int, row_number):
-        """`validation.check_shapes`' result for the whole file, or None (see `placed`)."""
+        """`validation.check_shapes`' result for the whole file, or None (see `placed`); once."""
         results = self._results(source, rows)
         if results is None:
             return None
@@ -163,6 +164,8 @@ class BatchShapeChecks:
         for _placed, (geoms, problems, repaired, valid, present, areas) in results:
             problems = [replace(p, row=row_number(p.row)) for p in problems]
             parts.append((geoms, problems, repaired, valid, present, areas))
+        self.parts, self.failed = [], True  # handed over: the batches' arrays go, and no second result
+        del results
         return joined_shapes(parts, row_number)
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from .tabular import read_csv, read_xlsx
 
 _JSON_CHECK_MAX = 64 * 1024 * 1024  # parse smaller GeoJSON once with json for a line/column error
 READ_BATCH = 20_000  # features per Arrow batch: a progress step, no slower than one batch
+READ_AHEAD = 2  # batches GDAL may read ahead of the checks
 _FIRST_FEATURE_ID = re.compile(r'"features"\s*:\s*\[\s*\{"type"\s*:\s*"Feature"\s*,\s*"id"\s*:\s*-?\d+\s*[,}]')
 
 
@@ -227,7 +228,7 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
         if not done:  # no batch at all: empty columns of the schema's types
             empty = reader.schema.empty_table()
             parts = {name: [_Column(*_numpy_column(_chunk(empty.column(source))))] for name, source in sources.items()}
-    columns = {name: _Column.joined(pieces) for name, pieces in parts.items()}
+    columns = {name: _Column.joined(parts.pop(name)) for name in list(parts)}  # each batch's arrays go as joined
     geoms = np.concatenate(geometry_parts) if geometry_parts else np.empty(0, dtype=object)
     return meta, columns, np.asarray(geoms, dtype=object), crs_text
 
@@ -248,10 +249,11 @@ class _Column:
 
 
 def _read_ahead(reader) -> Iterator[pa.RecordBatch]:
-    """The reader's batches, the next one read by a helper thread while the caller works on the
-    last. The helper stops at the next batch when the caller stops early (an error), and is always
+    """The reader's batches, the next ones read by a helper thread while the caller works on the
+    last (at most READ_AHEAD batches ahead: a caller slower than GDAL would otherwise hold the file
+    twice). The helper stops at the next batch when the caller stops early (an error), and is always
     joined before this returns: GDAL's dataset must outlive every read from it."""
-    ready: queue.Queue = queue.Queue()
+    ready: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
     stop = threading.Event()
     end = object()
 
@@ -274,6 +276,11 @@ def _read_ahead(reader) -> Iterator[pa.RecordBatch]:
             yield item
     finally:
         stop.set()
+        while helper.is_alive():  # it may wait to hand over a batch: take them until it has stopped
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
         helper.join()
 
 
