@@ -150,7 +150,7 @@ def run_section(data, layers, args, backends: list[str], tmp: Path) -> list[Row]
         else:
             url = f"gpkg://{tmp / 'import_ours.gpkg'}"
             peer_run = lambda: ogr_gpkg(shp, tmp / "import_ogr.gpkg")  # noqa: E731
-        ours_t, ours_m, peer_t, peer_m, io_t, check_t = [], [], [], [], [], []
+        ours_t, ours_m, peer_t, peer_m, io_t = [], [], [], [], []
         summary = ""
         for _ in range(max(1, args.import_repeat)):
             seconds, rss, summary = ours(url, shp, layers, tmp / "data")
@@ -159,8 +159,6 @@ def run_section(data, layers, args, backends: list[str], tmp: Path) -> list[Row]
             phases = summary_phases(summary)
             if "read" in phases and "write" in phases:
                 io_t.append(phases["read"] + phases["write"])
-            if "check" in phases:
-                check_t.append(phases["check"])
             seconds, rss = peer_run()
             peer_t.append(seconds)
             peer_m.append(rss)
@@ -179,10 +177,6 @@ def run_section(data, layers, args, backends: list[str], tmp: Path) -> list[Row]
                             samples=len(io_t), note="the import's own clock: the read (with the attribute checks, "
                                                     "which run while GDAL reads) and the write (with the land areas "
                                                     "and audit), without the CRS, shape and overlap checks"))
-        if check_t:  # the goal: "at least as fast as ogr2ogr into the same backend plus validation"
-            rows.append(Row(backend, "goal: ogr2ogr + our checks", float(np.median(ours_t)),
-                            peer=float(np.median(peer_t)) + float(np.median(check_t)), samples=len(check_t),
-                            note="peer: ogr2ogr's time plus our import's check phase (met at 1.00× or less)"))
         rows.append(Row(backend, "import rate", n / float(np.median(ours_t)), "rate",
                         peer=n / float(np.median(peer_t)), samples=len(ours_t)))
         rows.append(Row(backend, "peak RSS (MB)", float(np.median(ours_m)), "size", peer=float(np.median(peer_m)),
