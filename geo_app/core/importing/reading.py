@@ -301,12 +301,24 @@ def _numpy_column(values: pa.Array) -> tuple[np.ndarray, bool]:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         stripped = pc.utf8_trim_whitespace(values)
         blank = pc.fill_null(pc.equal(stripped, ""), True)
-        return pc.if_else(blank, pa.scalar(None, kind), stripped).to_numpy(zero_copy_only=False), True
+        return _strings(pc.if_else(blank, pa.scalar(None, kind), stripped)), True
     if pa.types.is_boolean(kind) and values.null_count:
         return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), False
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
         return np.array(values.to_pylist() + [None], dtype=object)[:-1], False
     return values.to_numpy(zero_copy_only=False), False
+
+
+def _strings(values: pa.Array) -> np.ndarray:
+    """Arrow text as an object array of str (None for nulls). A column repeating few values (street
+    office, status, dates, items) gets one str per distinct value, shared by its rows: building a
+    Python object per cell was most of the read's own work, and the checks then hash each value
+    once (a str keeps its hash)."""
+    encoded = pc.dictionary_encode(values)
+    if 2 * len(encoded.dictionary) > len(values):  # mostly distinct (names, codes): one by one
+        return values.to_numpy(zero_copy_only=False)
+    words = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)  # the last one for nulls
+    return words[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()]
 
 
 # Where our GCJ-02 exports say so: GeoJSON's `coordinateSystem` member, before "features"; KML's
