@@ -353,6 +353,7 @@ def _batch_rows() -> list[dict]:
     for i, r in enumerate(rows):
         r["items_planned"] = ["道路、路灯", "停车位，绿化", "roads,parking"][i % 3]
         r["completion_date"] = ["2022年5月1日", "2022-05-01", "2022.5.1"][i % 3]
+        r["zone"] = ["东片区", None, "  ", " 西片区 "][i % 4]  # few values, blanks between them
     rows[1]["households"] = -1
     rows[5]["status"] = "不存在的状态"
     rows[6]["items_planned"] = "道路、不存在的内容"
@@ -390,6 +391,8 @@ def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store
         "roads,street_lights", "parking,greening", "roads,parking", "roads"]
     assert {stored[f"BAT-{i:03d}"].properties["completion_date"] for i in (1, 2, 3)} == {"2022-05-01"}
     assert stored["BAT-006"].properties["status"] == "completed" and stored["BAT-002"].properties["households"] == 101
+    assert [stored[f"BAT-{i:03d}"].properties["zone"] for i in range(1, 11)] == [
+        "东片区", None, None, "西片区", "东片区", None, None, "西片区", "东片区", None]
     for i, row in enumerate(good_rows, 1):  # each shape where it belongs, a one-part MultiPolygon
         geometry = stored[f"BAT-{i:03d}"].geometry
         assert geometry.geom_type == "MultiPolygon" and shapely.normalize(geometry).equals_exact(
