@@ -1,6 +1,6 @@
-"""Checks that run batch by batch while GDAL reads a file: the reading thread mostly waits for the
-next batch then (GDAL reads on a thread of its own, without the GIL), so the attribute checks run
-there, and the shape checks on a helper thread beside them (GEOS lets go of the GIL too).
+"""Checks that run batch by batch while GDAL reads a file. GDAL reads on a thread of its own and
+lets go of the GIL, so the thread taking its batches has time to check each batch's attributes,
+and a helper thread checks its shapes beside them (GEOS lets go of the GIL too).
 
 Both are a head start, never a second set of rules: they run the same checks as the whole-file
 path (`validation.check_attributes`, `validation.shape_rows`), and whatever they cannot decide
@@ -44,8 +44,8 @@ class EarlyChecks:
 
 
 class BatchAttributeChecks:
-    """`check_attributes` done batch by batch while a file is still being read (the reading thread
-    mostly waits for GDAL then), with the mapping decided from the headers alone.
+    """`check_attributes` done batch by batch while a file is still being read, with the mapping
+    decided from the headers alone.
 
     Where the headers cannot decide it (two columns for one field: which one is empty needs every
     row; a mapping the whole file decides otherwise, such as a Shapefile's cut names), `result`
