@@ -118,7 +118,7 @@ def test_a_refused_upload_says_why_and_keeps_nothing(enabled_app, tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("../evil.geojson", "{}")
     html = upload(client, archive, csrf(client)).get_data(as_text=True)
-    assert "slip.zip: refused: member &#39;../evil.geojson&#39; has a &#39;..&#39; component" in html
+    assert "slip.zip：已拒绝：成员“../evil.geojson”路径中含有“..”（不安全的压缩包）" in html
     assert not list((enabled_app.config["GEO_APP"].data_dir / "uploads").iterdir())
 
 
@@ -127,7 +127,7 @@ def test_problems_are_listed_and_nothing_can_be_confirmed(enabled_app, tmp_path)
     rows = estate_rows(2, prefix="BAD")
     rows[1]["households"] = -3
     html = upload(client, geojson_file(tmp_path / "bad.geojson", rows), csrf(client)).get_data(as_text=True)
-    assert 'id="import-problems"' in html and "households" in html and "outside 0" in html
+    assert 'id="import-problems"' in html and "字段“households”= -3，超出范围 0…∞" in html
     assert 'id="import-confirm"' not in html
 
 

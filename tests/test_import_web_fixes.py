@@ -243,7 +243,7 @@ def test_problems_name_the_mode_choice_not_a_command_line_option(app, client, tm
     assert f"code {taken} already belongs to stored feature" in html
     assert "use “Mode” = upsert-id or upsert-name to update it" in html and "--mode" not in html
     html = post_file(client, path, "zh", mode="upsert-id").get_data(as_text=True)
-    assert "“导入方式” = upsert-id needs an &#39;id&#39; column" in html and "--mode" not in html
+    assert "“导入方式” = upsert-id 需要“id”列" in html and "--mode" not in html
 
 
 def test_every_option_the_core_names_becomes_a_control(app):

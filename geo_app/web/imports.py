@@ -33,6 +33,8 @@ from ..core.importing.crs import GK_EPSG, gauss_kruger
 from ..core.importing.formats import ARCHIVE_SUFFIXES, GIS_SUFFIXES, TABLE_SUFFIXES
 from ..errors import InvalidParameter, NotFound
 from . import get_config, get_store
+from .i18n import current_locale
+from .import_messages import localised
 from .auth import current_actor, require_role
 
 log = logging.getLogger(__name__)
@@ -328,12 +330,13 @@ _CONTROLS = {"mode": lazy_gettext("Mode"), "crs": lazy_gettext("Coordinate syste
 
 @bp.app_template_filter("web_controls")
 def web_controls(message) -> str:
-    """A core message with `--mode upsert-id` said as the form's “Mode” = upsert-id."""
+    """A core message in the page's language (`import_messages`), `--mode upsert-id` in it said as
+    the form's “Mode” = upsert-id."""
     def control(match) -> str:
         label = f"“{_CONTROLS[match.group(1)]}”"
         return f"{label} = {match.group(2)}" if match.group(2) else label
 
-    return _CLI_OPTION.sub(control, str(message))
+    return _CLI_OPTION.sub(control, localised(str(message), current_locale()))
 
 
 class FileProgress:
