@@ -92,6 +92,18 @@ def test_every_common_refusal_is_said_in_chinese(store, tmp_path):
         _refusal(store, tmp_path / "slip.zip"),
         _refusal(store, write_shapefile(far, tmp_path / "far", "far")),
     ]
+    (tmp_path / "not.zip").write_bytes(b"not a zip")
+    (tmp_path / "not.xlsx").write_bytes(b"not a workbook")
+    (tmp_path / "map.toml").write_text("[colums]\n", encoding="utf-8")
+    good = geojson_file(tmp_path / "good.geojson", rows)
+    two = tmp_path / "two.gpkg"
+    frame(rows).to_file(two, layer="a", engine="pyogrio")
+    frame(rows).to_file(two, layer="b", engine="pyogrio")
+    messages += [
+        _refusal(store, tmp_path / "not.zip"), _refusal(store, tmp_path / "not.xlsx"),
+        _refusal(store, good, mapping=tmp_path / "map.toml"), _refusal(store, good, encoding="klingon"),
+        _refusal(store, good, crs="EPSG:3857"), _refusal(store, two),
+    ]
     with_district(store)  # then a Gauss-Kruger zone that puts the file 270 km east is refused too
     survey = write_shapefile(frame(rows).set_geometry([projected(r["geometry"], 4548) for r in rows], crs=None),
                              tmp_path / "survey", "survey", keep_prj=False)
