@@ -44,6 +44,14 @@ def estate_rows(n: int = 5, prefix: str = "IMP") -> list[dict]:
     return rows
 
 
+def store_old_estate(store) -> None:
+    """Store one estate, OLD-1 (老小区), 3 km east of (LON0, LAT0): what imports clash or overlap with."""
+    with store.transaction() as w:
+        w.insert("estates", [{"type": "Feature", "properties": {
+            "code": "OLD-1", "name": "老小区", "street_office": "临城街道", "status": "planned"},
+            "geometry": mapping(rectangle(3000, 0))}])
+
+
 def frame(rows: list[dict], crs="EPSG:4326") -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame([{k: v for k, v in r.items() if k != "geometry"} for r in rows],
                             geometry=[r["geometry"] for r in rows], crs=crs)

@@ -225,6 +225,18 @@ def planner_page(browser, base: str):
         context.close()
 
 
+def download_from_dialog(page, count_pattern: str, saved) -> tuple[int, str]:
+    """Once the export dialog has counted and enabled its button: the count it says (the first
+    group of `count_pattern` in its text) and the suggested name of the file it downloads to `saved`."""
+    page.wait_for_function("!document.getElementById('export-what').textContent.includes('…') && "
+                           "!document.getElementById('export-go').disabled")
+    shown = int(re.search(count_pattern, page.text_content("#export-what")).group(1).replace(",", ""))
+    with page.expect_download(timeout=30_000) as download_info:
+        page.click("#export-go")
+    download_info.value.save_as(saved)
+    return shown, download_info.value.suggested_filename
+
+
 # The estates drawn on the map: those whose outline lies wholly in the view, and those that reach into it.
 IN_VIEW_JS = """() => {
     const map = window.GeoApp.map, view = map.getBounds(), inside = [], reaching = [];
@@ -263,13 +275,8 @@ def test_export_of_the_map_view_counts_and_holds_what_is_in_view(browser, http_s
         inside, reaching = page.evaluate(IN_VIEW_JS)
         page.click("#export-open")
         page.check("#export-in-view")
-        page.wait_for_function("!document.getElementById('export-what').textContent.includes('…') && "
-                               "!document.getElementById('export-go').disabled")
-        shown = int(re.search(r"(\d[\d,]*) \(", page.text_content("#export-what")).group(1).replace(",", ""))
-        with page.expect_download(timeout=30_000) as download_info:
-            page.click("#export-go")
         saved = tmp_path / "view.geojson"
-        download_info.value.save_as(saved)
+        shown, _name = download_from_dialog(page, r"(\d[\d,]*) \(", saved)
     assert errors == []
     exported = ids_of(saved.read_bytes())
     assert shown == len(exported) and 0 < shown < office_total
@@ -295,14 +302,9 @@ def test_a_street_office_can_be_exported_by_its_boundary(browser, http_server, c
         page.wait_for_selector("#map-ready[data-ready='1']", state="attached", timeout=30_000)
         page.click("#export-open")
         page.check("#export-by-boundary")
-        page.wait_for_function("!document.getElementById('export-what').textContent.includes('…') && "
-                               "!document.getElementById('export-go').disabled")
-        shown = int(re.search(r"(\d[\d,]*)$", page.text_content("#export-what")).group(1).replace(",", ""))
-        with page.expect_download(timeout=30_000) as download_info:
-            page.click("#export-go")
-        assert download_info.value.suggested_filename == "estates_临城街道范围.geojson"
         saved = tmp_path / "office.geojson"
-        download_info.value.save_as(saved)
+        shown, name = download_from_dialog(page, r"(\d[\d,]*)$", saved)
+        assert name == "estates_临城街道范围.geojson"
     assert errors == []
     assert shown == len(listed) and set(ids_of(saved.read_bytes())) == listed
     assert listed and by_field  # both ways give estates; the boundary's need not be the field's

@@ -15,7 +15,7 @@ from geo_app.core.importing import ImportOptions, ImportRefused, run_import
 from geo_app.storage import FeatureQuery
 
 from import_support import (HOSTILE, chinese_frame, estate_rows, frame, geojson_file, max_vertex_error_m,
-                            projected, rectangle, snapshot, write_shapefile, zip_files)
+                            projected, rectangle, snapshot, store_old_estate, write_shapefile, zip_files)
 
 
 def imported(store):
@@ -205,10 +205,7 @@ def test_mapping_file_maps_unknown_headers_and_value_spellings(store, tmp_path):
 
 # --- validation: every problem, by row and field, nothing written ------------------------------
 def test_every_bad_row_is_reported_with_row_and_field_and_nothing_is_written(store, tmp_path):
-    with store.transaction() as w:
-        w.insert("estates", [{"type": "Feature", "properties": {
-            "code": "OLD-1", "name": "老小区", "street_office": "临城街道", "status": "planned"},
-            "geometry": mapping(rectangle(3000, 0))}])
+    store_old_estate(store)
     rows = estate_rows(8)
     rows[1]["households"] = -5
     rows[2]["progress_pct"] = 130

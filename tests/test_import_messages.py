@@ -8,12 +8,13 @@ import re
 import zipfile
 
 import pytest
-from shapely.geometry import Point, Polygon, mapping
+from shapely.geometry import Point, Polygon
 
 from geo_app.core.importing import ImportOptions, ImportRefused, run_import
 from geo_app.web.import_messages import localised
 
-from import_support import chinese_frame, estate_rows, frame, geojson_file, projected, rectangle, write_shapefile
+from import_support import (chinese_frame, estate_rows, frame, geojson_file, projected, rectangle, store_old_estate,
+                            write_shapefile)
 from test_import_field_files import with_district
 from test_import_web import csrf, make_app, signed_in, upload
 
@@ -31,10 +32,7 @@ def said_in_chinese(message: str) -> str:
 
 
 def test_every_kind_of_problem_and_note_is_said_in_chinese(store, tmp_path):
-    with store.transaction() as w:
-        w.insert("estates", [{"type": "Feature", "properties": {
-            "code": "OLD-1", "name": "老小区", "street_office": "临城街道", "status": "planned"},
-            "geometry": mapping(rectangle(3000, 0))}])
+    store_old_estate(store)
     rows = estate_rows(12)
     rows[1]["households"] = -5
     rows[2]["status"] = "不存在的状态"

@@ -39,21 +39,16 @@ def check_rows(store: Store, layer_def, table: SourceTable, geoms: np.ndarray, o
     geometries were placed from."""
     progress.phase("check", len(table))
     row_number = lambda i: i + table.first_row  # noqa: E731 - the number a user sees for item i
-    shapes = early.shapes.checked(source, len(table), row_number) if early is not None and table.first_row == 1 \
-        else None
-    if shapes is not None:
+    # Checked during the read, or now on a helper thread while this one checks the attributes (GEOS
+    # lets go of the GIL, so the two take the time of the longer one on a machine with two cores).
+    shapes = early.shapes.checked(source, len(table), row_number) if early is not None else None
+    with ThreadPoolExecutor(1, thread_name_prefix="import-shapes") as helper:
+        pending = None if shapes is not None else helper.submit(
+            check_shapes, layer_def, geoms, options.max_repair_area_change, row_number)
+        # (Should this raise, leaving the block still waits for the helper.)
         columns, replaces, problems, mapping = _check_attributes(store, layer_def, table, options, mapping_file,
                                                                  report, row_number, early)
-        geoms, found, repaired, valid, areas = shapes
-    else:
-        # The shapes are checked on a helper thread while this one checks the attributes: GEOS lets
-        # go of the GIL, so the two take the time of the longer one on a machine with two cores.
-        with ThreadPoolExecutor(1, thread_name_prefix="import-shapes") as helper:
-            pending = helper.submit(check_shapes, layer_def, geoms, options.max_repair_area_change, row_number)
-            # (Should this raise, leaving the block still waits for the helper.)
-            columns, replaces, problems, mapping = _check_attributes(store, layer_def, table, options,
-                                                                     mapping_file, report, row_number, early)
-            geoms, found, repaired, valid, areas = pending.result()
+        geoms, found, repaired, valid, areas = shapes if shapes is not None else pending.result()
     problems += found
     if layer_def.geometry_type != "Point":
         bad_shape = {p.row for p in found if p.severity == "error"}

@@ -54,8 +54,8 @@ def dbf_encoding(shp: Path, label: str) -> tuple[str, str]:
     if dbf is None:
         raise ImportRefused(f"{label}: the Shapefile has no .dbf attribute table (zip .shp, .shx, .dbf "
                             "and .prj together)")
-    header = dbf.read_bytes()[:32] if dbf.stat().st_size >= 32 else b""
-    if len(header) == 32 and header[29] in _CHINESE_LDIDS:
+    header = _dbf_header(dbf)
+    if len(header) >= 32 and header[29] in _CHINESE_LDIDS:
         return _CHINESE_LDIDS[header[29]], "the .dbf language driver says code page 936"
     return _sniff(dbf, label)
 
@@ -66,10 +66,9 @@ def _sniff(dbf: Path, label: str) -> tuple[str, str]:
         raise ImportRefused(f"{label}: the .dbf attribute table is truncated")
     header_length = struct.unpack_from("<H", data, 8)[0]
     # Field names and values are text in the same code page; the descriptors' other bytes
-    # (lengths, flags) are binary and must stay out of the sample.
-    names = [data[at:at + 11].split(b"\0")[0] for at in range(32, header_length - 1, 32) if data[at] != 0x0D]
-    # A UTF-8 name cut mid-character at the 10-byte limit is still UTF-8 (see mend_cut_field_names).
-    names = [_whole_characters(name, "utf-8") or name for name in names]
+    # (lengths, flags) are binary and must stay out of the sample. A UTF-8 name cut mid-character
+    # at the 10-byte limit is still UTF-8 (see mend_cut_field_names).
+    names = [_whole_characters(name, "utf-8") or name for _at, name in _field_names(data[:header_length])]
     text = b" ".join(names) + data[header_length:]
     if text.isascii():
         return "UTF-8", "the .dbf holds only ASCII text"
@@ -89,8 +88,17 @@ def _sniff(dbf: Path, label: str) -> tuple[str, str]:
 NAME_BYTES = 10  # a .dbf field name: at most 10 bytes of text, NUL-padded to 11
 
 
+def _dbf_header(dbf: Path) -> bytes:
+    """A .dbf's header: the 32-byte file header and the field descriptors (its length is in bytes
+    8–9), without the records that follow."""
+    with open(dbf, "rb") as f:
+        header = f.read(32)
+        length = struct.unpack_from("<H", header, 8)[0] if len(header) >= 10 else 0
+        return header + f.read(max(0, length - 32))
+
+
 def _field_names(header: bytes) -> list[tuple[int, bytes]]:
-    """(offset, raw name) of each field descriptor in a .dbf header."""
+    """(offset, raw name) of each field descriptor in a .dbf header (up to its 0x0D terminator)."""
     length = struct.unpack_from("<H", header, 8)[0] if len(header) >= 10 else 0
     return [(at, header[at:at + 11].split(b"\0")[0]) for at in range(32, min(length, len(header)) - 1, 32)
             if header[at] != 0x0D]
@@ -119,10 +127,7 @@ def mend_cut_field_names(shp: Path, encoding: str, copy_stem: Path) -> tuple[Pat
     copy named `copy_stem`.shp/.dbf/… whose names end at their last whole character) and those
     names, mended."""
     dbf = sidecar(shp, ".dbf")
-    with open(dbf, "rb") as f:
-        header = f.read(32)
-        length = struct.unpack_from("<H", header, 8)[0] if len(header) >= 10 else 0
-        header += f.read(max(0, length - 32))
+    header = _dbf_header(dbf)
     mended = {at: whole for at, name in _field_names(header)
               if (whole := _whole_characters(name, encoding)) is not None}
     if not mended:
@@ -130,15 +135,14 @@ def mend_cut_field_names(shp: Path, encoding: str, copy_stem: Path) -> tuple[Pat
     patched = bytearray(header)
     for at, whole in mended.items():
         patched[at:at + 11] = whole.ljust(11, b"\0")
-    stem = copy_stem
     for part in shp.parent.glob(glob.escape(shp.stem) + ".*"):
         if part.suffix.lower() != ".dbf":
-            shutil.copyfile(part, stem.with_suffix(part.suffix.lower()))
-    with open(dbf, "rb") as source, open(stem.with_suffix(".dbf"), "wb") as target:
+            shutil.copyfile(part, copy_stem.with_suffix(part.suffix.lower()))
+    with open(dbf, "rb") as source, open(copy_stem.with_suffix(".dbf"), "wb") as target:
         source.seek(len(header))
         target.write(patched)
         shutil.copyfileobj(source, target, 1024 * 1024)
-    return stem.with_suffix(".shp"), [whole.decode(encoding) for whole in mended.values()]
+    return copy_stem.with_suffix(".shp"), [whole.decode(encoding) for whole in mended.values()]
 
 
 def maybe_cut(header: str, encoding: str) -> bool:

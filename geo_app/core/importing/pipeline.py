@@ -167,7 +167,7 @@ def _placed(table: SourceTable, declared, report: ImportReport, district, max_km
     source = choose(from_file(table.crs_text), declared, table.label)
     source, notes = check_source(table.geometries, source, table.label, table.where)
     report.notes += notes
-    geoms = early.placed(source, len(table)) if table.first_row == 1 else None
+    geoms = early.placed(source, len(table))
     if geoms is None:
         geoms = to_wgs84(table.geometries, source)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))

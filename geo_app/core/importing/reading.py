@@ -167,8 +167,6 @@ def _read_gis(path: Path, label: str, suffix: str, workspace: Workspace, encodin
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's chatter; errors still raise
             meta, columns, geoms, crs_text = _read_columns(path, layer, options, progress, suffix, on_batch)
-    except ImportRefused:
-        raise
     except Exception as exc:  # pyogrio raises several DataSource/Field/GDAL error types
         raise ImportRefused(f"{label}: cannot be read as {suffix.lstrip('.').upper()}: {_first_line(exc)}") from None
     trimmed = {name for name, values in columns.items() if values.trimmed}
