@@ -4,6 +4,8 @@ backends."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import shapely
@@ -13,6 +15,7 @@ from shapely.geometry import Polygon, mapping
 from geo_app.core.geodesy import gcj02_to_bd09, wgs84_to_gcj02
 from geo_app.core.importing import ImportOptions, ImportRefused, run_import
 from geo_app.storage import FeatureQuery
+from geo_app.storage.bulk import BulkLoad
 
 from import_support import (HOSTILE, chinese_frame, estate_rows, frame, geojson_file, max_vertex_error_m,
                             projected, rectangle, snapshot, store_old_estate, write_shapefile, zip_files)
@@ -416,7 +419,7 @@ def test_a_large_load_into_an_empty_layer_ends_with_every_index_and_right_bbox_a
         assert [f.properties["code"] for f in found] == [r["code"]]
 
 
-def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they_were(store, tmp_path):
+def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they_were(store, tmp_path, monkeypatch):
     assert run(store, geojson_file(tmp_path / "one.geojson", estate_rows(1, "OLD"))).ok
     # An empty layer is what makes the load defer its indexes; the other layer shows nothing changes.
     with store.transaction() as w:
@@ -426,20 +429,89 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
     class Interrupted(Exception):
         pass
 
-    class FailingProgress:
-        def phase(self, name, total):
-            self.name = name
+    # The disk fills up once 1,000 rows are in.
+    added, loads = BulkLoad.add, []
 
-        def advance(self, done):
-            if self.name == "write" and done >= 1000:
-                raise Interrupted("disk full (simulated) after 1,000 rows")
+    def failing_add(self, columns, geometries, on_progress=None):
+        loads.append(threading.current_thread().name)
+        rows = added(self, columns, geometries, on_progress)
+        if self.rows >= 1000:
+            raise Interrupted("disk full (simulated) after 1,000 rows")
+        return rows
 
+    monkeypatch.setattr(BulkLoad, "add", failing_add)
     with pytest.raises(Interrupted):
-        run_import(store, geojson_file(tmp_path / "big.geojson", _grid_rows(1200, "BIG")), ImportOptions(),
-                   progress=FailingProgress())
+        run_import(store, geojson_file(tmp_path / "big.geojson", _grid_rows(1200, "BIG")), ImportOptions())
+    # On a database server the rows went first to the write streamed during the read, then to the
+    # write after the checks; a GeoPackage writes after the checks only.
+    here = threading.current_thread().name
+    assert loads == (["import-write", here] if store.loads_in_server else [here])
     assert snapshot(store) == before
     assert _indexes(store) == indexes
     assert store.count("estates") == 0
+
+
+class _Watch:
+    """A progress listener that notes what a reader of the store sees once the checks begin."""
+
+    def __init__(self, store):
+        self.store, self.seen = store, []
+
+    def phase(self, name, total):
+        if name == "check":
+            self.seen.append(sorted(f.properties["code"] for f in self.store.features("estates", FeatureQuery())))
+
+    def advance(self, done):
+        pass
+
+
+def _written_by(monkeypatch) -> list[tuple[str, int]]:
+    """(thread, rows) of every part a bulk load is given from now on."""
+    parts = []
+    added = BulkLoad.add
+
+    def noted(self, columns, geometries, on_progress=None):
+        parts.append((threading.current_thread().name, len(geometries)))
+        return added(self, columns, geometries, on_progress)
+
+    monkeypatch.setattr(BulkLoad, "add", noted)
+    return parts
+
+
+def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path, monkeypatch):
+    # On PostGIS the rows go to the server while the file is read; a reader still sees only what
+    # was committed (and is not kept waiting: the layer is not empty, so not locked) until the
+    # import commits, whole.
+    from geo_app.core.importing import reading
+
+    store_old_estate(store)
+    monkeypatch.setattr(reading, "READ_BATCH", 4)
+    parts = _written_by(monkeypatch)
+    watch = _Watch(store)
+    shp = write_shapefile(chinese_frame(_grid_rows(10, "NEW")), tmp_path / "shp", "estates", "GBK")
+    report = run_import(store, shp, ImportOptions(), progress=watch)
+    assert report.ok and report.inserted == 10, report.problem_lines()
+    assert watch.seen == [["OLD-1"]]
+    assert store.count("estates") == 11
+    streamed = [rows for thread, rows in parts if thread == "import-write"]
+    assert streamed == ([4, 4, 2] if store.loads_in_server else [])
+
+
+def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(store, tmp_path, monkeypatch):
+    # Every batch passes its own checks and goes to the server; only the check over the whole file
+    # finds that row 11 overlaps the stored OLD-1: nothing of the import may remain.
+    from geo_app.core.importing import reading
+
+    store_old_estate(store)
+    before = snapshot(store)
+    monkeypatch.setattr(reading, "READ_BATCH", 4)
+    parts = _written_by(monkeypatch)
+    shp = write_shapefile(chinese_frame(_grid_rows(30, "NEW")), tmp_path / "shp", "estates", "GBK")
+    report = run_import(store, shp, ImportOptions())
+    assert not report.ok
+    assert [(p.row, "overlaps stored estate" in p.message) for p in report.errors] == [(11, True)]
+    assert snapshot(store) == before
+    assert sum(rows for thread, rows in parts if thread == "import-write") == (30 if store.loads_in_server else 0)
 
 
 def test_the_cycle_collector_is_back_on_after_an_import_whatever_its_end(store, tmp_path):

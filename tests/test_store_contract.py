@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from pyproj import Geod
 from shapely.geometry import Polygon, box, mapping
 
-from geo_app.errors import Conflict, InvalidParameter, NotFound, ValidationError
+from geo_app.errors import Conflict, InvalidParameter, NotFound, StoreError, ValidationError
 from geo_app.layers import FieldDef
 from geo_app.storage import FeatureQuery, Measure, open_store
 
@@ -165,6 +167,47 @@ def test_duplicate_code_is_a_conflict_and_rolls_back(store):
         with store.transaction() as w:
             w.insert("estates", [estate("OTHER"), estate("DUP")])
     assert store.count("estates") == 1
+    assert store.revision() == 1
+
+
+def _columns(codes: list[str], **fields) -> tuple[dict, np.ndarray]:
+    """Bulk-load columns (object arrays) for estates with these codes, side by side 300 m apart."""
+    n = len(codes)
+    columns = {"code": codes, "name": [f"小区{c}" for c in codes], "street_office": ["临城街道"] * n,
+               "status": ["planned"] * n, **fields}
+    geoms = np.array([box(117.25 + 0.004 * i, 34.79, 117.252 + 0.004 * i, 34.7915) for i in range(n)], dtype=object)
+    return {name: np.array(values, dtype=object) for name, values in columns.items()}, geoms
+
+
+def test_a_bulk_load_in_parts_reads_back_exactly_missing_values_as_null(store):
+    first = _columns(["B-1", "B-2"], households=[120, None], floor_area_m2=[None, 8000.5],
+                     address=["泰山路１号", None], start_date=[None, "2021-04-15"])
+    second = _columns(["B-3"], households=[None], floor_area_m2=[None], address=[None], start_date=[None])
+    second[1][0] = shapely.affinity.translate(second[1][0], 0.012)
+    with store.transaction() as w:
+        with w.bulk_load("estates") as load:
+            assert load.add(*first) == 2 and load.add(*second) == 1
+    got = {f.properties["code"]: f.properties for f in store.features("estates")}
+    assert [(got[c]["households"], got[c]["floor_area_m2"], got[c]["address"], got[c]["start_date"])
+            for c in ("B-1", "B-2", "B-3")] == [(120, None, "泰山路１号", None), (None, 8000.5, None, "2021-04-15"),
+                                                (None, None, None, None)]
+    assert all(got[c]["land_area_m2"] > 0 for c in got)
+    assert [f.properties["code"] for f in store.features("estates", FeatureQuery.where(
+        bbox=(117.2625, 34.7905, 117.2635, 34.791)))] == ["B-3"]  # the spatial index holds every part
+
+
+def test_a_bulk_load_that_fails_half_way_cannot_be_committed(store):
+    with store.transaction() as w:
+        w.insert("estates", [estate("KEEP")])
+    with pytest.raises(StoreError, match="bulk load failed"):
+        with store.transaction() as w:
+            try:
+                with w.bulk_load("estates", 2000) as load:
+                    load.add(*_columns(["B-1", "B-2"]))
+                    load.add(*_columns(["B-3"], households=[-4]))  # refused before it is written
+            except ValidationError:
+                pass  # a caller that goes on must not commit the first part alone
+    assert [f.properties["code"] for f in store.features("estates")] == ["KEEP"]
     assert store.revision() == 1
 
 

@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import Conflict, InvalidParameter, NotFound, StoreError
 from ..layers import LayerDef
 from .audit import AuditLog, insert_statement, insert_values
+from .bulk import BulkLoad
 from .validation import prepare_features
 
 if TYPE_CHECKING:
@@ -144,6 +145,11 @@ class Store(abc.ABC):
     # True when the engine's values are already plain Python (int, float, str, None), so bulk reads
     # need not look at each one: SQLite's are; PostgreSQL gives dates as datetime.date.
     plain_values = False
+    # True when a bulk load's work (parsing, storing, indexing) is done by a server process, so an
+    # import gains by handing it rows while it still reads and checks the file (see
+    # core.importing.streaming). An engine in our own process (SQLite) would share the checks' CPU
+    # and interpreter lock instead, and roll back a refused load's pages already in its WAL file.
+    loads_in_server = False
 
     def __init__(self, layers: dict[str, LayerDef]):
         self.layers = layers
@@ -409,6 +415,7 @@ class Writer(abc.ABC):
     def __init__(self, store: Store):
         self.store = store
         self.touched: set[str] = set()
+        self.abandoned = False  # a bulk load failed half-way: the transaction must roll back
 
     def insert(self, layer: str, features: Iterable[Feature | dict]) -> list[int]:
         """Insert features (Feature objects or GeoJSON-like dicts); returns their new ids."""
@@ -421,25 +428,20 @@ class Writer(abc.ABC):
 
     def insert_columns(self, layer: str, columns: dict, geometries, on_progress=None) -> int:
         """Insert many features given as columns (field -> array) and a geometry array: the bulk
-        path for imports, checked with array operations (`columns.prepare_columns`) and written
-        with the engine's bulk interface. `on_progress(done)` is called as rows are written.
-        Returns the number of rows written."""
-        layer_def = self.store._layer(layer)
-        from .columns import prepare_columns  # pandas: imported by bulk writers only, not every CLI start
+        path, checked with array operations (`columns.prepare_columns`) before anything is written
+        and written with the engine's bulk interface. `on_progress(done)` is called as rows are
+        written. Returns the number of rows written."""
+        with self.bulk_load(layer, len(geometries)) as load:
+            load.add(columns, geometries, on_progress)
+        return load.rows
 
-        prepared, geoms = prepare_columns(layer_def, columns, geometries)
-        if not len(geoms):
-            return 0
-        self.touched.add(layer)
-        return self._insert_columns(layer_def, prepared, geoms, on_progress or (lambda done: None))
+    def bulk_load(self, layer: str, expected: int | None = None) -> BulkLoad:
+        """A load of new rows into `layer` in parts (see `bulk.BulkLoad`); `expected`: how many
+        rows will come, when known (an engine may rebuild indexes once only for a load that big)."""
+        return self._bulk_load(self.store._layer(layer), expected)
 
-    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
-        """Bulk insert of prepared columns; engines override this with their fast path."""
-        names = layer_def.field_names
-        props = [dict(zip(names, row)) for row in zip(*(columns[n] for n in names))]
-        self._insert_rows(layer_def, props, geoms)
-        on_progress(len(props))
-        return len(props)
+    def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> BulkLoad:
+        return BulkLoad(self, layer_def, expected)
 
     def update(self, layer: str, feature_id: int, properties: dict | None = None,
                geometry: BaseGeometry | None = None, expected_version: int | None = None) -> None:

@@ -56,7 +56,7 @@ def _null_and_stripped(values: np.ndarray, trimmed: bool = False) -> tuple[np.nd
     One list comprehension strips faster than pandas' `.str.strip` (which maps a lambda).
     `trimmed`: the cells are stripped text or None already (an Arrow read did it in C++)."""
     if trimmed and values.dtype.kind == "O":
-        return pd.isna(values), values
+        return np.equal(values, None), values  # text or None only: thrice as fast as pd.isna
     if values.dtype.kind in "iub":
         return np.zeros(len(values), dtype=bool), None
     if values.dtype.kind in "fcmM":
@@ -181,6 +181,18 @@ def _date(values: np.ndarray):
         year, month, day = (int(part) for part in text.split("-"))
         return dt.date(year, month, day).isoformat()
 
+    # A date column repeats its values (a batch's completion days): each distinct one is read once.
+    try:
+        positions, distinct = pd.factorize(values)
+    except TypeError:  # unhashable cells: read each
+        positions, distinct = None, values
+    if positions is not None and len(distinct) < len(values):
+        out, bad = _distinct_dates(np.asarray(distinct, dtype=object), one)
+        return out[positions], bad[positions]
+    return _distinct_dates(values, one)
+
+
+def _distinct_dates(values: np.ndarray, one):
     # The common case, ISO text, in one pandas call that also checks the calendar; whatever it
     # cannot read (other spellings, date objects, impossible days) is parsed once per distinct value.
     series = pd.Series(values, dtype=object)

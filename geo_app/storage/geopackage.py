@@ -25,6 +25,7 @@ from ..layers import LayerDef
 from .accounts import GeoPackageAccounts
 from .audit import GPKG_DDL as AUDIT_DDL
 from .base import SRID, Feature, Store, Writer, quote_ident
+from .bulk import BulkLoad
 from . import gpkg_rtree, gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
 
@@ -263,6 +264,8 @@ class GeoPackageStore(GeoPackageSpatial, Store):
             writer = GeoPackageWriter(self, con)
             try:
                 yield writer
+                if writer.abandoned:
+                    raise StoreError(f"{self.description}: a bulk load failed half-way; nothing was written")
                 for layer in sorted(writer.touched):
                     gpkg_schema.refresh_extent(con, self.layers[layer])
                 con.execute("UPDATE geo_app_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
@@ -310,46 +313,8 @@ class GeoPackageWriter(Writer):
             ids.append(self._execute(sql, [*(p[n] for n in names), blob], where).lastrowid)
         return ids
 
-    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
-        # As GDAL does for bulk loads: the R-tree's insert trigger (one Python callback per bound
-        # per row) is set aside and the index filled from bounds computed once with shapely, and a
-        # load at least as big as the table builds the secondary indexes once at the end (small
-        # imports into a big table keep them). All comes back before COMMIT, and a failure rolls
-        # all of it back (DDL is transactional).
-        names = layer_def.field_names
-        table = quote_ident(layer_def.name)
-        sql = (f"INSERT INTO {table} ({', '.join(quote_ident(n) for n in names)}, \"geom\") "
-               f"VALUES ({', '.join('?' * (len(names) + 1))})")
-        last_id = self.con.execute(f'SELECT COALESCE(MAX("id"), 0) FROM {table}').fetchone()[0]
-        stored = self.con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-        rtree = f"rtree_{layer_def.name}_geom"
-        deferred = gpkg_schema.set_aside(self.con, layer_def.name, triggers=f"{rtree}_insert",
-                                         indexes=len(geoms) >= max(stored, 1000))
-        has_rtree = any(f"{rtree}_insert" in statement for statement in deferred)
-        bounds = shapely.bounds(geoms)
-        done = 0
-        for start in range(0, len(geoms), BULK_CHUNK):
-            stop = min(start + BULK_CHUNK, len(geoms))
-            blobs = encode_geometries(geoms[start:stop], bounds=bounds[start:stop])
-            rows = zip(*(columns[n][start:stop] for n in names), blobs)
-            try:
-                self.con.executemany(sql, rows)
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"{layer_def.name} (features {start + 1}–{stop}): {exc}") from None
-            done = stop
-            on_progress(done)
-        if has_rtree:
-            # AUTOINCREMENT ids of this transaction's rows are all above the previous maximum, in order.
-            ids = np.fromiter((r[0] for r in self.con.execute(
-                f'SELECT "id" FROM {table} WHERE "id" > ? ORDER BY "id"', (last_id,))), dtype=np.int64)
-            if not stored:  # an empty layer: its R-tree is packed in one go (gpkg_rtree), ~10x faster
-                gpkg_rtree.bulk_fill(self.con, rtree, ids, bounds)
-            else:
-                self.con.executemany(f"INSERT INTO {quote_ident(rtree)} VALUES (?, ?, ?, ?, ?)",
-                                     zip(ids.tolist(), *bounds[:, [0, 2, 1, 3]].T.tolist()))
-        for statement in deferred:
-            self.con.execute(statement)
-        return done
+    def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> GeoPackageBulkLoad:
+        return GeoPackageBulkLoad(self, layer_def, expected)
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
         names = layer_def.field_names
@@ -370,3 +335,74 @@ class GeoPackageWriter(Writer):
                                      chunk).rowcount
         return deleted
 
+
+
+class GeoPackageBulkLoad(BulkLoad):
+    """As GDAL loads a GeoPackage: the R-tree's insert trigger (one Python callback per bound per
+    row) is set aside and the index filled at the end from bounds computed with shapely, and a load
+    at least as big as the table (or of unknown size into an empty one) builds the secondary
+    indexes once at the end; small loads into a big table keep them. All comes back before COMMIT,
+    and a failure rolls all of it back (DDL is transactional). BEGIN IMMEDIATE holds the write lock,
+    so the layer stays as this transaction finds it, and other connections (WAL) read the last
+    commit meanwhile."""
+
+    def _begin(self) -> None:
+        con, name = self.writer.con, self.layer_def.name
+        self.table = quote_ident(name)
+        names = self.layer_def.field_names
+        values = ", ".join("?" if f.type in _NUMBERS else "NULLIF(?, char(0))" for f in self.layer_def.fields)
+        self.sql = f"INSERT INTO {self.table} ({', '.join(quote_ident(n) for n in names)}, \"geom\") VALUES ({values}, ?)"
+        self.last_id = con.execute(f'SELECT COALESCE(MAX("id"), 0) FROM {self.table}').fetchone()[0]
+        self.stored = con.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
+        self.layer_was_empty = not self.stored
+        self.rtree = f"rtree_{name}_geom"
+        indexes = not self.stored if self.expected is None else self.expected >= max(self.stored, 1000)
+        self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=indexes)
+        self.has_rtree = any(f"{self.rtree}_insert" in statement for statement in self.deferred)
+        self.bounds: list[np.ndarray] = []
+
+    def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:
+        bounds = shapely.bounds(geoms)
+        self.bounds.append(bounds)
+        for start in range(0, len(geoms), BULK_CHUNK):
+            stop = min(start + BULK_CHUNK, len(geoms))
+            blobs = encode_geometries(geoms[start:stop], bounds=bounds[start:stop])
+            rows = zip(*(_bindable(columns[f.name][start:stop], f.type) for f in self.layer_def.fields), blobs)
+            try:
+                self.writer.con.executemany(self.sql, rows)
+            except sqlite3.IntegrityError as exc:
+                first = self.rows + start + 1
+                raise Conflict(f"{self.layer_def.name} (features {first}–{self.rows + stop}): {exc}") from None
+            on_progress(stop)
+        return len(geoms)
+
+    def _finish(self) -> None:
+        con = self.writer.con
+        if self.has_rtree and self.rows:
+            # AUTOINCREMENT ids of this transaction's rows are all above the previous maximum, in order.
+            ids = np.fromiter((r[0] for r in con.execute(
+                f'SELECT "id" FROM {self.table} WHERE "id" > ? ORDER BY "id"', (self.last_id,))), dtype=np.int64)
+            bounds = np.concatenate(self.bounds) if len(self.bounds) > 1 else self.bounds[0]
+            if not self.stored:  # an empty layer: its R-tree is packed in one go (gpkg_rtree), ~10x faster
+                gpkg_rtree.bulk_fill(con, self.rtree, ids, bounds)
+            else:
+                con.executemany(f"INSERT INTO {quote_ident(self.rtree)} VALUES (?, ?, ?, ?, ?)",
+                                zip(ids.tolist(), *bounds[:, [0, 2, 1, 3]].T.tolist()))
+        for statement in self.deferred:
+            con.execute(statement)
+
+
+# The sqlite3 module binds None ~8x slower than a number or a text (it looks for an adapter, raising
+# and clearing an AttributeError each time), and a 200,000-estate import has a million of them. A
+# bulk load binds NaN for a missing number, which SQLite stores as NULL, and a NUL character for a
+# missing text, which its INSERT turns into NULL (NULLIF): no checked text holds a NUL character.
+_NUMBERS = ("integer", "real")
+
+
+def _bindable(values: np.ndarray, kind: str) -> np.ndarray:
+    missing = np.equal(values, None)
+    if not missing.any():
+        return values
+    values = values.copy()
+    values[missing] = np.nan if kind in _NUMBERS else "\x00"
+    return values

@@ -24,6 +24,7 @@ from .accounts import TABLES as ACCOUNT_TABLES
 from .accounts import PostgisAccounts
 from .audit import AUDIT, POSTGIS_DDL as AUDIT_DDL
 from .base import SRID, Feature, FeatureQuery, FeatureRows, Store, Writer, quote_ident
+from .bulk import BulkLoad
 from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
@@ -65,6 +66,7 @@ class PostgisStore(PostgisSpatial, Store):
     """Tables in a PostgreSQL database with the PostGIS extension."""
 
     placeholder = "%s"
+    loads_in_server = True
 
     def __init__(self, url: str, layers: dict[str, LayerDef], pool_size: int = 4):
         super().__init__(layers)
@@ -238,7 +240,10 @@ class PostgisStore(PostgisSpatial, Store):
         with self._connection() as conn:
             try:
                 with conn.transaction():
-                    yield PostgisWriter(self, conn)
+                    writer = PostgisWriter(self, conn)
+                    yield writer
+                    if writer.abandoned:
+                        raise StoreError(f"{self.description}: a bulk load failed half-way; nothing was written")
                     conn.execute("UPDATE geo_app_meta SET value = (value::bigint + 1)::text "
                                  "WHERE key = 'revision'")
             except self._psycopg.errors.IntegrityError as exc:
@@ -249,13 +254,16 @@ class PostgisStore(PostgisSpatial, Store):
 
 def _csv_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray) -> bytes:
     """Rows for `COPY … (FORMAT csv)`: null as an empty field, text quoted where needed (an empty
-    string as ""), dates as ISO text, the geometry last as hex EWKB."""
+    string as ""), dates as ISO text, the geometry last as hex WKB after the SRID the column's typmod
+    demands ("SRID=4326;0106…", which PostGIS reads as EWKB: cheaper than GEOS copying every
+    geometry to give it an SRID)."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    wkbs = shapely.to_wkb(shapely.set_srid(geoms, SRID), include_srid=True)
+    wkbs = shapely.to_wkb(geoms)
     arrays = [pa.array(columns[f.name], type=_ARROW_TYPES[f.type]) for f in layer_def.fields]
-    arrays.append(pa.array([w.hex() for w in wkbs], type=pa.string()))
+    prefix = f"SRID={SRID};"
+    arrays.append(pa.array([prefix + w.hex() for w in wkbs], type=pa.string()))
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(pa.Table.from_arrays(arrays, names=[*layer_def.field_names, "geom"]), sink,
                      pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
@@ -309,41 +317,8 @@ class PostgisWriter(Writer):
                     break
         return ids
 
-    def _insert_columns(self, layer_def: LayerDef, columns: dict, geoms: np.ndarray, on_progress) -> int:
-        # COPY, as geopandas and ogr2ogr load PostGIS: one stream instead of a statement per row,
-        # sent by psycopg's queued writer so the server parses one part while the next is made.
-        # Each part is CSV written by Arrow's C++ writer from the checked columns (formatting row by
-        # row in Python was half the write). Geometries travel as hex EWKB carrying the SRID the
-        # column's typmod demands (binary WKB turned hex by Python: GEOS's hex writer is 3x slower).
-        from psycopg.copy import QueuedLibpqWriter
-
-        names = layer_def.field_names
-        table = quote_ident(layer_def.name)
-        column_list = ", ".join(quote_ident(n) for n in [*names, "geom"])
-        indexes = self._indexes_to_defer(layer_def, len(geoms))
-        for name, _sql in indexes:
-            self.conn.execute(f"DROP INDEX {quote_ident(name)}")
-        done = 0
-        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT csv)",
-                                                 writer=QueuedLibpqWriter(cur)) as copy:
-            for start in range(0, len(geoms), BULK_CHUNK):
-                stop = min(start + BULK_CHUNK, len(geoms))
-                copy.write(_csv_rows(layer_def, {n: columns[n][start:stop] for n in names}, geoms[start:stop]))
-                done = stop
-                on_progress(done)
-        for _name, sql in indexes:
-            self.conn.execute(sql)
-        return done
-
-    def _indexes_to_defer(self, layer_def: LayerDef, rows: int) -> list[tuple[str, str]]:
-        """The table's non-unique indexes (GiST and per-field), to be built once after a load into
-        an empty table, as ogr2ogr does; not otherwise, as DROP INDEX would lock out readers."""
-        if rows < 1000 or self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {quote_ident(layer_def.name)})").fetchone()[0]:
-            return []
-        return self.conn.execute(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = %s::regclass AND NOT x.indisunique AND NOT x.indisprimary",
-            [quote_ident(layer_def.name)]).fetchall()
+    def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> PostgisBulkLoad:
+        return PostgisBulkLoad(self, layer_def, expected)
 
     def _update_row(self, layer_def: LayerDef, feature_id: int, props: dict, geom) -> None:
         names = layer_def.field_names
@@ -357,3 +332,70 @@ class PostgisWriter(Writer):
         if ids is None:
             return self.conn.execute(f"DELETE FROM {table}").rowcount
         return self.conn.execute(f'DELETE FROM {table} WHERE "id" = ANY(%s)', [ids]).rowcount
+
+
+class _NotEmpty(Exception):
+    pass
+
+
+class PostgisBulkLoad(BulkLoad):
+    """COPY, as geopandas and ogr2ogr load PostGIS: one stream for the whole load instead of a
+    statement per row, sent by psycopg's queued writer so the server parses one part while the next
+    is made. Each part is CSV written by Arrow's C++ writer from the checked columns (formatting row
+    by row in Python was half the write). Geometries travel as hex WKB after the SRID the column's
+    typmod demands (`_csv_rows`; binary WKB turned hex by Python: GEOS's hex writer is 3x slower).
+
+    A load of 1,000 rows or more (or of unknown size) into an empty table drops the table's
+    non-unique indexes (GiST and per field) and builds them once at the end, as ogr2ogr does. The
+    table is locked first and found empty under the lock; that lock (DROP INDEX takes the same)
+    keeps other sessions out of the table until COMMIT, so it is taken only for such loads."""
+
+    def _begin(self) -> None:
+        from psycopg.copy import QueuedLibpqWriter
+
+        conn, table = self.writer.conn, quote_ident(self.layer_def.name)
+        self.indexes: list[tuple[str, str]] = []
+        if self.expected is None or self.expected >= 1000:
+            self.layer_was_empty = self._locked_empty(table)
+        if self.layer_was_empty:
+            self.indexes = conn.execute(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = %s::regclass AND NOT x.indisunique AND NOT x.indisprimary", [table]).fetchall()
+            for name, _sql in self.indexes:
+                conn.execute(f"DROP INDEX {quote_ident(name)}")
+        column_list = ", ".join(quote_ident(n) for n in [*self.layer_def.field_names, "geom"])
+        self.stack = contextlib.ExitStack()
+        cursor = self.stack.enter_context(conn.cursor())
+        self.copy = self.stack.enter_context(cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT csv)",
+                                                         writer=QueuedLibpqWriter(cursor)))
+
+    def _locked_empty(self, table: str) -> bool:
+        """Whether the table is empty, found under an exclusive lock that is kept only if so (a
+        savepoint rolled back lets go of a lock taken after it)."""
+        conn = self.writer.conn
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+            return False
+        try:
+            with conn.transaction():
+                conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                    raise _NotEmpty  # a row came in before the lock: rows stay readable to others
+        except _NotEmpty:
+            return False
+        return True
+
+    def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:
+        names = self.layer_def.field_names
+        for start in range(0, len(geoms), BULK_CHUNK):
+            stop = min(start + BULK_CHUNK, len(geoms))
+            self.copy.write(_csv_rows(self.layer_def, {n: columns[n][start:stop] for n in names}, geoms[start:stop]))
+            on_progress(stop)
+        return len(geoms)
+
+    def _finish(self) -> None:
+        self.stack.close()  # the end of the COPY: the server reports any constraint violation now
+        for _name, sql in self.indexes:
+            self.writer.conn.execute(sql)
+
+    def _abandon(self, exc: BaseException) -> None:
+        self.stack.__exit__(type(exc), exc, exc.__traceback__)

@@ -11,8 +11,9 @@ as they would without them.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
@@ -21,25 +22,49 @@ from ...storage.columns import check_column
 from .crs import SourceCrs, choose, from_file, to_wgs84
 from .fields import FieldMapping
 from .reading import SourceBatch
+from .streaming import StreamedWrite
 from .report import ImportProblem, ImportRefused
 from .validation import joined_shapes, shape_rows
 
 
 class EarlyChecks:
     """The import's `on_batch`: each batch's shapes go to the helper, then its attributes are
-    checked here. `close()` ends the helper (always call it)."""
+    checked here, then, given `start_write`, the checked batch goes to the streamed write
+    (`streaming.StreamedWrite`, started by `start_write(first batch)`). `close()` rolls back a
+    streamed write not committed and ends the helper (always call it)."""
 
-    def __init__(self, attributes: "BatchAttributeChecks", shapes: "BatchShapeChecks"):
+    def __init__(self, attributes: "BatchAttributeChecks", shapes: "BatchShapeChecks",
+                 start_write: Callable[[SourceBatch], StreamedWrite] | None = None):
         self.attributes, self.shapes = attributes, shapes
+        self.start_write = start_write
+        self.write: StreamedWrite | None = None
 
     def __call__(self, batch: SourceBatch) -> None:
+        shapes = attributes = None
         try:
-            self.shapes(batch)
-            self.attributes(batch)
+            shapes = self.shapes(batch)
+            attributes = self.attributes(batch)
         except Exception:  # noqa: BLE001 - the whole-file checks run instead, and raise where they should
             self.shapes.failed = self.attributes.failed = True
+        usable = shapes is not None and attributes is not None and not attributes[1]
+        if self.write is None and self.start_write is not None and usable and batch.offset == 0:
+            self.write = self.start_write(batch)
+        self.start_write = None  # only from the first batch: the write holds every row or none
+        if self.write is not None:
+            if usable:
+                self.write.add(attributes[0], shapes)
+            else:  # a problem or a check that gave up: the write can only roll back
+                self.write.spoil()
+
+    @property
+    def covered(self) -> bool:
+        """Whether the checks' results for the whole file came from the batches (then a streamed
+        write holds what the checks passed)."""
+        return self.attributes.handed_over and self.shapes.handed_over
 
     def close(self) -> None:
+        if self.write is not None:
+            self.write.abort()
         self.shapes.close()
 
 
@@ -59,23 +84,29 @@ class BatchAttributeChecks:
         self.parts: dict[str, list[np.ndarray]] = {}
         self.found: dict[str, list[tuple[int, list]]] = {}
         self.memos: dict[str, dict] = {}  # per field: vocabulary values resolved in earlier batches
+        self.handed_over = False
 
-    def __call__(self, batch: SourceBatch) -> None:
+    def __call__(self, batch: SourceBatch) -> tuple[dict[str, np.ndarray], bool] | None:
+        """Checks the batch; returns its checked columns and whether a value had a problem, or None
+        when these checks gave up."""
         if self.failed:
-            return
+            return None
         if self.mapping is None:
             self.mapping = self._mapping(list(batch.columns))
             if self.mapping is None:
-                return
+                return None
         if batch.offset != self.rows:
             self.failed = True
-            return
+            return None
+        columns, any_problem = {}, False
         for header, name in self.mapping.columns.items():
             out, found = check_column(self.layer_def.field(name), batch.columns[header], self.mapping.values.get(name),
                                       trimmed=header in batch.trimmed, memo=self.memos.setdefault(name, {}))
             self.parts.setdefault(name, []).append(out)
             self.found.setdefault(header, []).append((batch.offset, found))
+            columns[name], any_problem = out, any_problem or bool(found)
         self.rows += len(batch.geometries)
+        return columns, any_problem
 
     def _mapping(self, headers: list[str]) -> FieldMapping | None:
         try:
@@ -94,6 +125,7 @@ class BatchAttributeChecks:
         problems = [ImportProblem(row_number(offset + p.position), header, p.message)
                     for header in mapping.columns for offset, found in self.found.get(header, []) for p in found]
         self.parts, self.found, self.failed = {}, {}, True  # handed over: the parts go, and no second result
+        self.handed_over = True
         return columns, problems
 
 
@@ -115,22 +147,25 @@ class BatchShapeChecks:
         self.rows = 0
         self.helper: ThreadPoolExecutor | None = None
         self.parts: list = []  # futures of (placed, shape_rows result), in batch order
+        self.handed_over = False
 
-    def __call__(self, batch: SourceBatch) -> None:
+    def __call__(self, batch: SourceBatch) -> Future | None:
+        """The future of the batch's (placed, shape_rows result), or None when these checks gave up."""
         if self.failed:
-            return
+            return None
         if self.source is None:
             try:
                 self.source = choose(from_file(batch.crs_text), self.declared, self.label)
             except ImportRefused:  # no coordinate system: the pipeline says so after the read
                 self.failed = True
-                return
+                return None
             self.helper = ThreadPoolExecutor(1, thread_name_prefix="import-shapes")
         if batch.offset != self.rows:
             self.failed = True
-            return
+            return None
         self.parts.append(self.helper.submit(self._check, batch.geometries, batch.offset))
         self.rows += len(batch.geometries)
+        return self.parts[-1]
 
     def _check(self, geoms: np.ndarray, offset: int):
         # Placed by a CRS the plausibility checks may yet change, coordinates can be far off (even
@@ -165,6 +200,7 @@ class BatchShapeChecks:
             problems = [replace(p, row=row_number(p.row)) for p in problems]
             parts.append((geoms, problems, repaired, valid, present, areas))
         self.parts, self.failed = [], True  # handed over: the batches' arrays go, and no second result
+        self.handed_over = True
         del results
         return joined_shapes(parts, row_number)
 

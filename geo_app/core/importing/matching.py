@@ -16,6 +16,18 @@ MODES = ("insert", "upsert-id", "upsert-name")
 _CHUNK = 2000
 
 
+class EmptyLayer:
+    """The stored side of the checks when the import's own transaction found the layer empty and
+    keeps others from writing to it (`BulkLoad.layer_was_empty`): nothing to match, clash with or
+    overlap. Reading the store instead would wait on that transaction's lock (PostGIS)."""
+
+    def count(self, layer: str) -> int:
+        return 0
+
+    def features(self, layer: str, query: FeatureQuery | None = None) -> list:
+        return []
+
+
 def _stored(store: Store, layer: str, field: str, values) -> list:
     distinct = sorted({v for v in values if v is not None})
     found = []

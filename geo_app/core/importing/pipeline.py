@@ -27,10 +27,11 @@ from .checking import check_rows
 from .crs import SourceCrs, choose, from_file, parse_declared, to_wgs84
 from .encoding import check_encoding
 from .fields import load_mapping_file, map_columns
-from .matching import MODES
+from .matching import MODES, EmptyLayer
 from .plausibility import check_near_district, check_source, check_zone
 from .reading import SourceTable, read_source
 from .report import ImportReport, ImportRefused
+from .streaming import StreamedWrite
 from .validation import Checked
 
 
@@ -101,11 +102,16 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
 
     clock = _PhaseClock(report)
     progress.phase("read", None)
-    # Attributes and shapes are checked batch by batch as GDAL reads (see batch_checks).
+    # Attributes and shapes are checked batch by batch as GDAL reads (see batch_checks). On a
+    # database server, new rows go to it as they pass, in a transaction committed only once every
+    # check has run (see streaming); a dry run and the upserts, which match stored rows first, and
+    # a GeoPackage (`Store.loads_in_server`) write after the checks.
+    streams = store.loads_in_server and not options.dry_run and options.mode == "insert"
     early = EarlyChecks(
         BatchAttributeChecks(layer_def, lambda headers, is_empty: map_columns(layer_def, headers, mapping_file,
                                                                                is_empty, label)),
-        BatchShapeChecks(layer_def, declared, label, options.max_repair_area_change))
+        BatchShapeChecks(layer_def, declared, label, options.max_repair_area_change),
+        (lambda batch: StreamedWrite(store, layer_def, batch.total)) if streams else None)
     try:
         with Workspace(options.temp_dir) as workspace:
             table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
@@ -119,21 +125,26 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
                                 options.max_km_outside_district, early.shapes)
         table.geometries = None  # from here on only the placed and checked copies are used
         clock.lap("place")
-        checked, replaces = check_rows(store, layer_def, table, geoms, options, mapping_file, report, progress,
+        # A streamed write into an empty layer holds it (PostGIS: locked): the checks against its
+        # stored rows take it as it was, empty, instead of reading it.
+        stored = EmptyLayer() if early.write is not None and early.write.settled() else store
+        checked, replaces = check_rows(stored, layer_def, table, geoms, options, mapping_file, report, progress,
                                        early, source)
+        del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
+        table.columns = {}  # so do the checked columns: the source's arrays go before the write
+        report.problems += checked.problems
+        report.repaired = checked.repaired
+        report.refused = len(checked.error_rows())
+        report.planned = (int((replaces < 0).sum()), int((replaces >= 0).sum()))
+        clock.lap("check")
+        if report.ok and not options.dry_run:
+            reason = options.reason or f"import of {label}"
+            if not _commit_streamed(early, store, options.layer, checked, replaces, report, progress,
+                                    options.actor, reason):
+                _write(store, options.layer, checked, replaces, report, progress, options.actor, reason)
+            clock.lap("write")
     finally:
         early.close()
-    del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
-    table.columns = {}  # so do the checked columns: the source's arrays go before the write
-    report.problems += checked.problems
-    report.repaired = checked.repaired
-    report.refused = len(checked.error_rows())
-    report.planned = (int((replaces < 0).sum()), int((replaces >= 0).sum()))
-    clock.lap("check")
-    if report.ok and not options.dry_run:
-        _write(store, options.layer, checked, replaces, report, progress,
-               options.actor, options.reason or f"import of {label}")
-        clock.lap("write")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -183,6 +194,35 @@ def _python(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _commit_streamed(early: EarlyChecks, store: Store, layer: str, checked: Checked, replaces: np.ndarray,
+                     report: ImportReport, progress: Progress, actor: Actor, reason: str) -> bool:
+    """Commit the rows streamed during the read, with the import's audit record, if they are every
+    row as checked (the batch checks' results were the ones used, all rows new); False otherwise,
+    with nothing written (a streamed write not used is rolled back first: it holds the store)."""
+    if early.write is None:
+        return False
+    if not early.covered or not (replaces < 0).all():
+        early.write.abort()
+        return False
+    progress.phase("write", len(replaces))
+    if not early.write.commit(lambda writer: _record_created(writer, actor, layer, report.file, len(replaces),
+                                                             checked.columns.get("code"), reason), len(replaces)):
+        return False
+    report.inserted, report.updated = len(replaces), 0
+    progress.advance(len(replaces))
+    report.revision = store.revision()
+    return True
+
+
+def _record_created(writer, actor: Actor, layer: str, file: str, count: int, codes: np.ndarray | None,
+                    reason: str) -> None:
+    """The one audit record of an import's new rows: file, count, first and last code."""
+    created = {"file": file, "features": count}
+    if codes is not None and len(codes):
+        created.update(first_code=_python(codes[0]), last_code=_python(codes[-1]))
+    audit.record(writer, actor, layer, 0, [{"field": "imported", "old": None, "new": created}], reason)
+
+
 def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, report: ImportReport,
            progress: Progress, actor: Actor, reason: str) -> None:
     """Everything in one transaction: new rows by the bulk path, updates merged into stored rows,
@@ -207,10 +247,8 @@ def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, rep
             inserted, on_progress=progress.advance)
         if report.inserted:
             codes = checked.columns.get("code")
-            created = {"file": report.file, "features": report.inserted}
-            if codes is not None:
-                created.update(first_code=_python(codes[new][0]), last_code=_python(codes[new][-1]))
-            audit.record(writer, actor, layer, 0, [{"field": "imported", "old": None, "new": created}], reason)
+            _record_created(writer, actor, layer, report.file, report.inserted,
+                            None if codes is None else codes[new], reason)
         done = report.inserted
         for i in np.flatnonzero(~new):
             values = {name: _python(column[i]) for name, column in checked.columns.items() if column[i] is not None}

@@ -71,13 +71,15 @@ class SourceTable:
 class SourceBatch:
     """A part of a GIS file as it is read (see `read_source`'s `on_batch`): its columns as the
     SourceTable will hold them, the headers of trimmed text, the position of its first feature in
-    the file (0-based), its geometries (source CRS) and the CRS the file states."""
+    the file (0-based), its geometries (source CRS), the CRS the file states and how many features
+    the file holds, when GDAL knows without reading them all."""
 
     columns: dict[str, np.ndarray]
     trimmed: set
     offset: int
     geometries: np.ndarray
     crs_text: str | None
+    total: int | None = None
 
 
 def read_source(path: Path, label: str, workspace: Workspace, limits: Limits, *, encoding: str | None = None,
@@ -192,11 +194,12 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
     a per-feature read). Batch by batch, so a long read shows its progress, and GDAL reads the next
     batch on another thread (it lets go of the GIL) while this one converts the last, so the
     conversion hides behind GDAL's own read."""
+    # Shapefiles and GeoPackages know their count; GDAL would parse a GeoJSON or KML twice.
+    count = (pyogrio.read_info(path, layer=layer, encoding=options.get("encoding"))["features"]
+             if path.suffix.lower() in (".shp", ".gpkg") else -1)
+    total = count if count >= 0 else None
     if progress is not None:
-        # Shapefiles and GeoPackages know their count; GDAL would parse a GeoJSON or KML twice.
-        count = (pyogrio.read_info(path, layer=layer, encoding=options.get("encoding"))["features"]
-                 if path.suffix.lower() in (".shp", ".gpkg") else -1)
-        progress.phase("read", count if count >= 0 else None)
+        progress.phase("read", total)
     with pyogrio.raw.open_arrow(path, layer=layer, use_pyarrow=True, batch_size=READ_BATCH, **options) as (meta, reader):
         crs_text = _stated_crs(meta, suffix, path)
         geometry_name = meta.get("geometry_name") or "wkb_geometry"
@@ -218,7 +221,7 @@ def _read_columns(path: Path, layer: str | None, options: dict, progress, suffix
             if on_batch is not None:
                 on_batch(SourceBatch({name: c.array for name, c in converted.items()},
                                      {name for name, c in converted.items() if c.trimmed}, done,
-                                     geometry_parts[-1], crs_text))
+                                     geometry_parts[-1], crs_text, total))
             done += batch.num_rows
             del batch  # its Arrow buffers go now: the file is never held whole twice
             if progress is not None:
@@ -307,13 +310,21 @@ def _numpy_column(values: pa.Array) -> tuple[np.ndarray, bool]:
     return values.to_numpy(zero_copy_only=False), False
 
 
+_DISTINCT_SAMPLE = 1000
+
+
 def _strings(values: pa.Array) -> np.ndarray:
     """Arrow text as an object array of str (None for nulls). A column repeating few values (street
     office, status, dates, items) gets one str per distinct value, shared by its rows: building a
     Python object per cell was most of the read's own work, and the checks then hash each value
     once (a str keeps its hash)."""
+    # Mostly distinct (names, codes, addresses): one by one, as encoding them would be time lost.
+    # A sample tells: encoding 20,000 distinct names cost as much as making their strings.
+    sample = values.slice(0, _DISTINCT_SAMPLE)
+    if len(values) > _DISTINCT_SAMPLE and 2 * pc.count_distinct(sample).as_py() > len(sample):
+        return values.to_numpy(zero_copy_only=False)
     encoded = pc.dictionary_encode(values)
-    if 2 * len(encoded.dictionary) > len(values):  # mostly distinct (names, codes): one by one
+    if 2 * len(encoded.dictionary) > len(values):
         return values.to_numpy(zero_copy_only=False)
     words = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)  # the last one for nulls
     return words[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()]

@@ -1,0 +1,142 @@
+"""An import's write while its file is still being read.
+
+Each batch, once its attributes and shapes are checked (`batch_checks`), goes to a write thread
+that holds one store transaction open for the whole import and adds the batch to a bulk load
+(`storage.bulk`), so the store parses, stores and indexes rows while GDAL reads the next ones, as
+ogr2ogr streams its COPY. Nothing is committed until every check has run over the whole file: the
+pipeline then commits (`commit`) or rolls everything back (`abort`) and, when the streamed batches
+are not what the checks finally decided (another coordinate system, another field mapping), writes
+the usual way. Readers elsewhere see none of it before the commit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Callable
+
+import numpy as np
+
+from ...layers import LayerDef
+from ...storage import Store, Writer
+from ...storage.columns import CheckedColumns
+
+_END, _PART, _SPOIL, _SYNC = "end", "part", "spoil", "sync"
+
+
+class _Abort(Exception):
+    """Leaves the transaction without committing."""
+
+
+class StreamedWrite:
+    """A write thread holding one transaction and one bulk load of `layer_def`'s new rows.
+
+    `add` hands it a batch (checked columns, the future of its checked shapes); `spoil` says a batch
+    cannot be written (a problem, a check that gave up), after which nothing more is written and the
+    transaction can only roll back. Always end with `commit` or `abort`."""
+
+    def __init__(self, store: Store, layer_def: LayerDef, expected: int | None):
+        self.store, self.layer_def, self.expected = store, layer_def, expected
+        self.queue: queue.Queue = queue.Queue(maxsize=2)  # batches waiting: bounded, like the read-ahead
+        self.rows = 0
+        self.spoiled = False
+        self.layer_was_empty = False
+        self.ended = False  # (the import's side) commit or abort was asked
+        self.end_seen = False  # (the write thread) the end was taken from the queue
+        self.committed = False
+        self.final_error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="import-write", daemon=True)
+        self.thread.start()
+
+    # --- the import's side ------------------------------------------------------------------
+    def add(self, columns: dict[str, np.ndarray], shapes: Future) -> None:
+        if not self.ended:
+            self.queue.put((_PART, (columns, shapes)))
+
+    def spoil(self) -> None:
+        if not self.ended:
+            self.queue.put((_SPOIL, None))
+
+    def settled(self) -> bool:
+        """Waits for every batch handed over so far to be written; then True when the layer was
+        empty when the load began (`BulkLoad.layer_was_empty`): the checks against stored rows must
+        then take it as empty and not read it (PostGIS keeps it locked until the commit)."""
+        if self.ended:
+            return False
+        done = threading.Event()
+        self.queue.put((_SYNC, done))
+        done.wait()
+        return self.layer_was_empty
+
+    def commit(self, final: Callable[[Writer], None], rows: int) -> bool:
+        """Commit, after `final(writer)` has added what goes with the rows (the audit record), if
+        all `rows` were streamed and none was spoiled; False when nothing was committed: the caller
+        then writes the usual way (and meets any error the stream met). An error of the commit
+        itself (the load's end, `final`, COMMIT) is raised."""
+        if self.ended:
+            return False
+        self._end((final, rows))
+        if self.final_error is not None:
+            raise self.final_error
+        return self.committed
+
+    def abort(self) -> None:
+        """Roll back whatever was streamed (idempotent)."""
+        if not self.ended:
+            self._end((None, 0))
+
+    def _end(self, end) -> None:
+        self.ended = True
+        self.queue.put((_END, end))
+        self.thread.join()
+
+    # --- the write thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            with self.store.transaction() as writer:
+                with writer.bulk_load(self.layer_def.name, self.expected) as load:
+                    final, rows = self._consume(load)
+                    if final is None or self.spoiled or self.rows != rows:
+                        raise _Abort  # the load is abandoned and the transaction rolls back
+                final(writer)
+            self.committed = True
+        except _Abort:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the import's thread (see commit)
+            self.spoiled = True
+            if self.end_seen:
+                self.final_error = exc
+            else:  # failed while streaming: rolled back; take the batches until the end comes
+                self._drain()
+
+    def _consume(self, load) -> tuple:
+        """Batches into the load until the end; returns the end: (final or None, rows)."""
+        while True:
+            kind, item = self.queue.get()
+            if kind == _END:
+                self.end_seen = True
+                return item
+            if kind == _SYNC:
+                self.layer_was_empty = load.layer_was_empty
+                item.set()
+            elif kind == _SPOIL:
+                self.spoiled = True
+            elif not self.spoiled:
+                columns, shapes = item
+                _placed, (geoms, problems, _repaired, _valid, _present, areas) = shapes.result()
+                if any(p.severity == "error" for p in problems):
+                    self.spoiled = True
+                    continue
+                self.rows += load.add(CheckedColumns(self.layer_def, columns, geoms, areas), geoms)
+
+    def _drain(self) -> None:
+        """After a failure: take the import's batches and say "settled" until it ends. The load
+        and its lock are gone with the rollback: the checks read the store again."""
+        self.layer_was_empty = False
+        while True:
+            kind, item = self.queue.get()
+            if kind == _SYNC:
+                item.set()
+            elif kind == _END:
+                return
