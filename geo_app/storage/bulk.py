@@ -45,14 +45,19 @@ class BulkLoad:
         prepared, geoms = prepare_columns(self.layer_def, columns, geometries)
         if not len(geoms):
             return 0
-        if not self.begun:
-            self._begin()
-            self.begun = True
+        self.begin()
         self.writer.touched.add(self.layer_def.name)
         before = self.rows
         report = (lambda done: on_progress(before + done)) if on_progress else (lambda done: None)  # noqa: E731
         self.rows += self._add(prepared, geoms, report)
         return self.rows - before
+
+    def begin(self) -> None:
+        """Begin the load now rather than with the first part (idempotent), e.g. to know
+        `layer_was_empty` early."""
+        if not self.begun:
+            self._begin()
+            self.begun = True
 
     def _begin(self) -> None:
         """Set aside what is cheaper to build once at the end; say whether the layer was empty."""

@@ -127,7 +127,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
         clock.lap("place")
         # A streamed write into an empty layer holds it (PostGIS: locked): the checks against its
         # stored rows take it as it was, empty, instead of reading it.
-        stored = EmptyLayer() if early.write is not None and early.write.settled() else store
+        stored = EmptyLayer() if early.write is not None and early.write.holds_empty_layer() else store
         checked, replaces = check_rows(stored, layer_def, table, geoms, options, mapping_file, report, progress,
                                        early, source)
         del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000

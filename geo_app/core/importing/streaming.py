@@ -22,7 +22,7 @@ from ...layers import LayerDef
 from ...storage import Store, Writer
 from ...storage.columns import CheckedColumns
 
-_END, _PART, _SPOIL, _SYNC = "end", "part", "spoil", "sync"
+_END, _PART, _SPOIL = "end", "part", "spoil"
 
 
 class _Abort(Exception):
@@ -42,10 +42,11 @@ class StreamedWrite:
         self.rows = 0
         self.spoiled = False
         self.layer_was_empty = False
+        self.begun = threading.Event()  # set once the load has begun (or the write has failed)
         self.ended = False  # (the import's side) commit or abort was asked
         self.end_seen = False  # (the write thread) the end was taken from the queue
         self.committed = False
-        self.final_error: BaseException | None = None
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="import-write", daemon=True)
         self.thread.start()
 
@@ -58,27 +59,23 @@ class StreamedWrite:
         if not self.ended:
             self.queue.put((_SPOIL, None))
 
-    def settled(self) -> bool:
-        """Waits for every batch handed over so far to be written; then True when the layer was
-        empty when the load began (`BulkLoad.layer_was_empty`): the checks against stored rows must
-        then take it as empty and not read it (PostGIS keeps it locked until the commit)."""
-        if self.ended:
-            return False
-        done = threading.Event()
-        self.queue.put((_SYNC, done))
-        done.wait()
+    def holds_empty_layer(self) -> bool:
+        """True when the load found the layer empty and keeps others from writing to it until the
+        commit (`BulkLoad.layer_was_empty`): the checks against stored rows must then take it as
+        empty and not read it (PostGIS keeps it locked). Known once the load has begun."""
+        self.begun.wait()
         return self.layer_was_empty
 
     def commit(self, final: Callable[[Writer], None], rows: int) -> bool:
         """Commit, after `final(writer)` has added what goes with the rows (the audit record), if
-        all `rows` were streamed and none was spoiled; False when nothing was committed: the caller
-        then writes the usual way (and meets any error the stream met). An error of the commit
-        itself (the load's end, `final`, COMMIT) is raised."""
+        all `rows` were streamed and none was spoiled; False when nothing was committed because
+        the batches are not those rows (the caller then writes the usual way). A failure of the
+        write itself (the store refused a part, the load's end, COMMIT) is raised."""
         if self.ended:
             return False
         self._end((final, rows))
-        if self.final_error is not None:
-            raise self.final_error
+        if self.error is not None:
+            raise self.error
         return self.committed
 
     def abort(self) -> None:
@@ -96,6 +93,9 @@ class StreamedWrite:
         try:
             with self.store.transaction() as writer:
                 with writer.bulk_load(self.layer_def.name, self.expected) as load:
+                    load.begin()
+                    self.layer_was_empty = load.layer_was_empty
+                    self.begun.set()
                     final, rows = self._consume(load)
                     if final is None or self.spoiled or self.rows != rows:
                         raise _Abort  # the load is abandoned and the transaction rolls back
@@ -104,11 +104,11 @@ class StreamedWrite:
         except _Abort:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the import's thread (see commit)
-            self.spoiled = True
-            if self.end_seen:
-                self.final_error = exc
-            else:  # failed while streaming: rolled back; take the batches until the end comes
+            self.error, self.spoiled = exc, True
+            if not self.end_seen:  # failed while streaming: rolled back; take the batches until the end
                 self._drain()
+        finally:
+            self.begun.set()
 
     def _consume(self, load) -> tuple:
         """Batches into the load until the end; returns the end: (final or None, rows)."""
@@ -117,10 +117,7 @@ class StreamedWrite:
             if kind == _END:
                 self.end_seen = True
                 return item
-            if kind == _SYNC:
-                self.layer_was_empty = load.layer_was_empty
-                item.set()
-            elif kind == _SPOIL:
+            if kind == _SPOIL:
                 self.spoiled = True
             elif not self.spoiled:
                 columns, shapes = item
@@ -131,12 +128,7 @@ class StreamedWrite:
                 self.rows += load.add(CheckedColumns(self.layer_def, columns, geoms, areas), geoms)
 
     def _drain(self) -> None:
-        """After a failure: take the import's batches and say "settled" until it ends. The load
-        and its lock are gone with the rollback: the checks read the store again."""
-        self.layer_was_empty = False
-        while True:
-            kind, item = self.queue.get()
-            if kind == _SYNC:
-                item.set()
-            elif kind == _END:
-                return
+        """After a failure: take the import's batches until it ends."""
+        self.begun.set()
+        while self.queue.get()[0] != _END:
+            pass
