@@ -90,6 +90,12 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
     present = np.flatnonzero(~null)
     if not len(present):
         return out, problems
+    if f.type == "text" and trimmed and values.dtype.kind == "O":
+        # Stripped text or None already (an Arrow read): the column is its own converted copy.
+        out, good = values.copy(), present
+        if f.vocabulary:
+            problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {}, {} if memo is None else memo)
+        return out, problems
     if f.type == "text" and stripped is not None and not (stripped[present] == None).any():  # noqa: E711
         # Every present cell is text: the stripped values are the converted ones.
         converted, bad = stripped[present], np.zeros(len(present), dtype=bool)
@@ -100,7 +106,7 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
     good = present[~bad]
     out[good] = converted[~bad]
     if f.type in ("integer", "real") and len(good):
-        problems += _range_problems(f, out, good)
+        problems += _range_problems(f, out, good, values if values.dtype.kind in "iuf" else None)
     if f.type == "text" and not trimmed and len(good):  # GDAL's readers (trimmed) end text at a NUL
         problems += [Problem(int(i), f.name, f"field '{f.name}' holds a NUL character (\\x00), which no "
                                              "database text may hold; remove it in the source")
@@ -220,8 +226,11 @@ def _in_place(where: np.ndarray, flags: np.ndarray) -> np.ndarray:
     return out
 
 
-def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray) -> list[Problem]:
-    numbers = out[good].astype(float)
+def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, numeric: np.ndarray | None) -> list[Problem]:
+    """Values outside the field's min…max; `numeric`: the column as numbers already, if it was."""
+    if f.min is None and f.max is None:
+        return []
+    numbers = (out[good] if numeric is None else numeric[good]).astype(float)
     low = numbers < f.min if f.min is not None else np.zeros(len(good), dtype=bool)
     high = numbers > f.max if f.max is not None else np.zeros(len(good), dtype=bool)
     span = f"{f.min if f.min is not None else '-∞'}…{f.max if f.max is not None else '∞'}"
