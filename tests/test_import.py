@@ -14,6 +14,7 @@ from shapely.geometry import Polygon, mapping
 
 from geo_app.core.geodesy import gcj02_to_bd09, wgs84_to_gcj02
 from geo_app.core.importing import ImportOptions, ImportRefused, run_import
+from geo_app.errors import Conflict
 from geo_app.storage import FeatureQuery
 from geo_app.storage.bulk import BulkLoad
 
@@ -451,17 +452,32 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
 
 
 class _Watch:
-    """A progress listener that notes what a reader of the store sees once the checks begin."""
+    """A progress listener that notes what a reader of the store sees once the checks begin (on
+    PostGIS, once the server has taken `rows` rows of the import's COPY)."""
 
-    def __init__(self, store):
-        self.store, self.seen = store, []
+    def __init__(self, store, rows: int):
+        self.store, self.rows, self.seen = store, rows, []
 
     def phase(self, name, total):
         if name == "check":
+            if self.store.loads_in_server:
+                _wait_for_copied_rows(self.store, self.rows)
             self.seen.append(sorted(f.properties["code"] for f in self.store.features("estates", FeatureQuery())))
 
     def advance(self, done):
         pass
+
+
+def _wait_for_copied_rows(store, rows: int, seconds: float = 20.0) -> None:
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(store.conninfo, autocommit=True) as conn:
+        while conn.execute("SELECT COALESCE(MAX(tuples_processed), 0) FROM pg_stat_progress_copy").fetchone()[0] < rows:
+            assert time.monotonic() < deadline, f"the server never had {rows} rows of the COPY"
+            time.sleep(0.02)
 
 
 def _written_by(monkeypatch) -> list[tuple[str, int]]:
@@ -479,21 +495,22 @@ def _written_by(monkeypatch) -> list[tuple[str, int]]:
 
 def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path, monkeypatch):
     # On PostGIS the rows go to the server while the file is read; a reader still sees only what
-    # was committed (and is not kept waiting: the layer is not empty, so not locked) until the
-    # import commits, whole.
+    # was committed (and is not kept waiting: a load this small takes no lock) until the import
+    # commits, whole.
     from geo_app.core.importing import reading
 
     store_old_estate(store)
-    monkeypatch.setattr(reading, "READ_BATCH", 4)
+    monkeypatch.setattr(reading, "READ_BATCH", 50)
     parts = _written_by(monkeypatch)
-    watch = _Watch(store)
-    shp = write_shapefile(chinese_frame(_grid_rows(10, "NEW")), tmp_path / "shp", "estates", "GBK")
+    watch = _Watch(store, 100)  # psycopg sends a COPY's data 32 KB at a time: 200 rows are ~70 KB
+    rows = [r for i, r in enumerate(_grid_rows(201, "NEW")) if i != 10]  # (#11 would overlap OLD-1)
+    shp = write_shapefile(chinese_frame(rows), tmp_path / "shp", "estates", "GBK")
     report = run_import(store, shp, ImportOptions(), progress=watch)
-    assert report.ok and report.inserted == 10, report.problem_lines()
+    assert report.ok and report.inserted == 200, report.problem_lines()
     assert watch.seen == [["OLD-1"]]
-    assert store.count("estates") == 11
+    assert store.count("estates") == 201
     streamed = [rows for thread, rows in parts if thread == "import-write"]
-    assert streamed == ([4, 4, 2] if store.loads_in_server else [])
+    assert streamed == ([50, 50, 50, 50] if store.loads_in_server else [])
 
 
 def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(store, tmp_path, monkeypatch):
@@ -511,6 +528,81 @@ def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(sto
     assert [(p.row, "overlaps stored estate" in p.message) for p in report.errors] == [(11, True)]
     assert snapshot(store) == before
     assert sum(rows for thread, rows in parts if thread == "import-write") == (30 if store.loads_in_server else 0)
+
+
+def test_two_imports_into_one_empty_layer_at_once_both_land(store, tmp_path, monkeypatch):
+    # Import B streams its rows without a lock (it is small); meanwhile import A, big enough to lock
+    # the layer it finds empty (B's rows are not committed), asks for that lock. B's checks then read
+    # the layer, behind A's request, while A's lock waits for B to end: A must give the lock up.
+    import threading as _threading
+
+    from geo_app.storage import postgis
+
+    monkeypatch.setattr(postgis, "LOCKED_LOAD_ROWS", 20)
+    small = write_shapefile(chinese_frame(_grid_rows(5, "BBB")), tmp_path / "b", "estates", "GBK")
+    big_rows = _grid_rows(60, "AAA")[20:]  # 40 rows further north than B's five
+    big = write_shapefile(chinese_frame(big_rows), tmp_path / "a", "estates", "GBK")
+    reports = {}
+
+    def import_a():
+        reports["A"] = run_import(store, big, ImportOptions())
+
+    class StartA:
+        def phase(self, name, total):
+            if name == "check":
+                other = _threading.Thread(target=import_a)
+                other.start()
+                self.other = other
+                import time
+
+                time.sleep(0.5)  # A is at its lock by now
+
+        def advance(self, done):
+            pass
+
+    start_a = StartA()
+    done = _threading.Thread(target=lambda: reports.setdefault("B", run_import(store, small, ImportOptions(),
+                                                                               progress=start_a)))
+    done.start()
+    done.join(60)
+    assert not done.is_alive(), "import B never ended"
+    start_a.other.join(60)
+    assert not start_a.other.is_alive(), "import A never ended"
+    assert reports["A"].ok and reports["B"].ok, (reports["A"].problem_lines(), reports["B"].problem_lines())
+    assert store.count("estates") == 45
+
+
+def test_a_write_after_a_streamed_one_gave_way_finds_the_layer_as_the_checks_took_it(store, tmp_path, monkeypatch):
+    # A locked, streamed load into an empty layer: the checks take the layer as empty. The file's
+    # coordinates turn out to lack their zone prefix, so the streamed rows (placed by the declared
+    # zone) are rolled back and the import writes again. Someone storing an estate in between must
+    # make that write refuse, not land unchecked against it.
+    from geo_app.storage import postgis
+
+    monkeypatch.setattr(postgis, "LOCKED_LOAD_ROWS", 3)
+    rows = estate_rows(3)
+    gdf = frame(rows).set_geometry([projected(r["geometry"], 4509) for r in rows], crs=None)
+    archive = write_shapefile(gdf, tmp_path / "shp", "six", keep_prj=False)
+
+    class StoreOneMeanwhile:
+        def phase(self, name, total):
+            if name == "write":
+                store_old_estate(store)
+
+        def advance(self, done):
+            pass
+
+    if store.loads_in_server:
+        with pytest.raises(Conflict, match="while this import was being checked"):
+            run_import(store, archive, ImportOptions(crs="EPSG:4498"), progress=StoreOneMeanwhile())
+        assert sorted(imported(store)) == ["OLD-1"]
+    with store.transaction() as w:
+        w.clear("estates")
+    report = run(store, archive, crs="EPSG:4498")  # nobody in between: the second write lands
+    assert report.ok and report.inserted == 3, report.problem_lines()
+    assert any("EPSG:4509" in n for n in report.notes)
+    for r in rows:
+        assert max_vertex_error_m(imported(store)[r["code"]].geometry, r["geometry"]) < 1.0
 
 
 def test_the_cycle_collector_is_back_on_after_an_import_whatever_its_end(store, tmp_path):

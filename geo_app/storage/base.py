@@ -435,6 +435,14 @@ class Writer(abc.ABC):
             load.add(columns, geometries, on_progress)
         return load.rows
 
+    def layer_is_empty(self, layer: str) -> bool:
+        """Whether `layer` holds no feature, under a lock that keeps other writers out of it until
+        this transaction ends (readers may go on)."""
+        return self._layer_is_empty(self.store._layer(layer))
+
+    @abc.abstractmethod
+    def _layer_is_empty(self, layer_def: LayerDef) -> bool: ...
+
     def bulk_load(self, layer: str, expected: int | None = None) -> BulkLoad:
         """A load of new rows into `layer` in parts (see `bulk.BulkLoad`); `expected`: how many
         rows will come, when known (an engine may rebuild indexes once only for a load that big)."""

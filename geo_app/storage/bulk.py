@@ -83,7 +83,11 @@ class BulkLoad:
         if not self.begun:
             return False
         if exc is None:
-            self._finish()
+            try:
+                self._finish()
+            except BaseException:
+                self.writer.abandoned = True  # what was set aside may not be back: no commit
+                raise
         else:
             self.writer.abandoned = True
             self._abandon(exc)

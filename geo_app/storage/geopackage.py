@@ -313,6 +313,10 @@ class GeoPackageWriter(Writer):
             ids.append(self._execute(sql, [*(p[n] for n in names), blob], where).lastrowid)
         return ids
 
+    def _layer_is_empty(self, layer_def: LayerDef) -> bool:
+        # BEGIN IMMEDIATE holds the file's write lock already.
+        return not self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {quote_ident(layer_def.name)})").fetchone()[0]
+
     def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> GeoPackageBulkLoad:
         return GeoPackageBulkLoad(self, layer_def, expected)
 

@@ -29,6 +29,11 @@ from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
 BULK_CHUNK = 10_000  # rows per progress report in bulk inserts
+# A bulk load of at least this many rows (known in advance) into an empty table locks it and
+# builds its non-unique indexes once at the end (see PostgisBulkLoad), waiting at most LOCK_WAIT_MS
+# for the lock.
+LOCKED_LOAD_ROWS = 1000
+LOCK_WAIT_MS = 2000
 # Arrow types of the checked columns on their way into COPY's CSV (dates are ISO text already).
 _ARROW_TYPES = {"text": "string", "integer": "int64", "real": "float64", "date": "string"}
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -317,6 +322,11 @@ class PostgisWriter(Writer):
                     break
         return ids
 
+    def _layer_is_empty(self, layer_def: LayerDef) -> bool:
+        table = quote_ident(layer_def.name)
+        self.conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")  # writers wait, readers not
+        return not self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+
     def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> PostgisBulkLoad:
         return PostgisBulkLoad(self, layer_def, expected)
 
@@ -345,17 +355,18 @@ class PostgisBulkLoad(BulkLoad):
     by row in Python was half the write). Geometries travel as hex WKB after the SRID the column's
     typmod demands (`_csv_rows`; binary WKB turned hex by Python: GEOS's hex writer is 3x slower).
 
-    A load of 1,000 rows or more (or of unknown size) into an empty table drops the table's
-    non-unique indexes (GiST and per field) and builds them once at the end, as ogr2ogr does. The
-    table is locked first and found empty under the lock; that lock (DROP INDEX takes the same)
-    keeps other sessions out of the table until COMMIT, so it is taken only for such loads."""
+    A load known to bring 1,000 rows or more into an empty table drops the table's non-unique
+    indexes (GiST and per field) and builds them once at the end, as ogr2ogr does. The table is
+    locked first and found empty under the lock; that lock (DROP INDEX takes the same) keeps other
+    sessions out of the table until COMMIT, so it is taken only for such loads, and only if it
+    comes within LOCK_WAIT_MS (otherwise the indexes stay and are kept up row by row)."""
 
     def _begin(self) -> None:
         from psycopg.copy import QueuedLibpqWriter
 
         conn, table = self.writer.conn, quote_ident(self.layer_def.name)
         self.indexes: list[tuple[str, str]] = []
-        if self.expected is None or self.expected >= 1000:
+        if self.expected is not None and self.expected >= LOCKED_LOAD_ROWS:
             self.layer_was_empty = self._locked_empty(table)
         if self.layer_was_empty:
             self.indexes = conn.execute(
@@ -371,17 +382,21 @@ class PostgisBulkLoad(BulkLoad):
 
     def _locked_empty(self, table: str) -> bool:
         """Whether the table is empty, found under an exclusive lock that is kept only if so (a
-        savepoint rolled back lets go of a lock taken after it)."""
+        savepoint rolled back lets go of a lock taken after it). The lock is waited for a short
+        while only: another load into the same table (its rows not committed yet, so the table
+        looks empty) may need to read the table before it ends, behind our waiting lock request."""
         conn = self.writer.conn
         if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
             return False
         try:
             with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
                 conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
                 if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
                     raise _NotEmpty  # a row came in before the lock: rows stay readable to others
-        except _NotEmpty:
-            return False
+        except (_NotEmpty, self.writer.store._psycopg.errors.LockNotAvailable):
+            return False  # (the savepoint's rollback undid the SET LOCAL too)
+        conn.execute("SET LOCAL lock_timeout TO DEFAULT")
         return True
 
     def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:
@@ -398,4 +413,7 @@ class PostgisBulkLoad(BulkLoad):
             self.writer.conn.execute(sql)
 
     def _abandon(self, exc: BaseException) -> None:
-        self.stack.__exit__(type(exc), exc, exc.__traceback__)
+        try:
+            self.stack.__exit__(type(exc), exc, exc.__traceback__)
+        except Exception:  # noqa: BLE001 - e.g. a broken connection: the error being raised says more
+            pass

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import shapely
 
+from ...errors import Conflict
 from ...storage import Feature, Store
 from ...storage.columns import CheckedColumns
 from .. import audit
@@ -100,6 +101,9 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     encoding = check_encoding(options.encoding) if options.encoding else None
     report = ImportReport(file=label, layer=options.layer, mode=options.mode, dry_run=options.dry_run)
 
+    # Read now: a streamed write may soon lock the layer, and then this thread must not wait for a
+    # connection that other sessions, waiting on that lock, hold (PostGIS).
+    district = _district_box(store, options)
     clock = _PhaseClock(report)
     progress.phase("read", None)
     # Attributes and shapes are checked batch by batch as GDAL reads (see batch_checks). On a
@@ -121,13 +125,13 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
         if not len(table):
             raise ImportRefused(f"{label}: holds no features")
         clock.lap("read")
-        source, geoms = _placed(table, declared, report, _district_box(store, options),
-                                options.max_km_outside_district, early.shapes)
+        source, geoms = _placed(table, declared, report, district, options.max_km_outside_district, early.shapes)
         table.geometries = None  # from here on only the placed and checked copies are used
         clock.lap("place")
         # A streamed write into an empty layer holds it (PostGIS: locked): the checks against its
         # stored rows take it as it was, empty, instead of reading it.
-        stored = EmptyLayer() if early.write is not None and early.write.holds_empty_layer() else store
+        held_empty = early.write is not None and early.write.holds_empty_layer()
+        stored = EmptyLayer() if held_empty else store
         checked, replaces = check_rows(stored, layer_def, table, geoms, options, mapping_file, report, progress,
                                        early, source)
         del geoms  # the checked ones replace them: ~80 MB less at the write's peak for 200,000
@@ -141,7 +145,8 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
             reason = options.reason or f"import of {label}"
             if not _commit_streamed(early, store, options.layer, checked, replaces, report, progress,
                                     options.actor, reason):
-                _write(store, options.layer, checked, replaces, report, progress, options.actor, reason)
+                _write(store, options.layer, checked, replaces, report, progress, options.actor, reason,
+                       expect_empty=held_empty)
             clock.lap("write")
     finally:
         early.close()
@@ -224,7 +229,7 @@ def _record_created(writer, actor: Actor, layer: str, file: str, count: int, cod
 
 
 def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, report: ImportReport,
-           progress: Progress, actor: Actor, reason: str) -> None:
+           progress: Progress, actor: Actor, reason: str, expect_empty: bool = False) -> None:
     """Everything in one transaction: new rows by the bulk path, updates merged into stored rows,
     and their audit records.
 
@@ -241,6 +246,11 @@ def _write(store: Store, layer: str, checked: Checked, replaces: np.ndarray, rep
     pick = (lambda column: column) if new.all() else (lambda column: column[new])  # noqa: E731
     inserted = pick(checked.geometries)
     with store.transaction() as writer:
+        # The checks took the layer as empty (a streamed write held it so, then gave way to this
+        # one): it must still be, or what came in since was checked against nothing.
+        if expect_empty and not writer.layer_is_empty(layer):
+            raise Conflict(f"{layer}: features were stored by someone else while this import was being checked; "
+                           "nothing was written, import the file again")
         report.inserted = writer.insert_columns(
             layer, CheckedColumns(layer_def, {name: pick(column) for name, column in checked.columns.items()}, inserted,
                                   None if checked.areas is None else pick(checked.areas)),

@@ -84,8 +84,8 @@ class StreamedWrite:
             self._end((None, 0))
 
     def _end(self, end) -> None:
-        self.ended = True
         self.queue.put((_END, end))
+        self.ended = True  # only once the end is in the queue: an interrupted put may be retried
         self.thread.join()
 
     # --- the write thread -------------------------------------------------------------------
