@@ -340,7 +340,6 @@ class GeoPackageWriter(Writer):
         return deleted
 
 
-
 class GeoPackageBulkLoad(BulkLoad):
     """As GDAL loads a GeoPackage: the R-tree's insert trigger (one Python callback per bound per
     row) is set aside and the index filled at the end from bounds computed with shapely, and a load
