@@ -162,3 +162,46 @@ def test_upload_preview_confirm_and_progress_in_chromium(browser, tmp_path):
         assert page.evaluate("window.__pwned") is None and errors == []
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.postgis
+def test_a_big_upload_into_an_empty_postgis_layer_streams_and_lands_whole(tmp_path, request, monkeypatch):
+    # On PostGIS the confirmed import streams its rows to the server while the page's job reads the
+    # file; 1,200 features into an emptied layer take the locked path (indexes built at the end).
+    import uuid
+
+    import shapely
+
+    from geo_app.storage import FeatureQuery
+    from geo_app.storage.bulk import BulkLoad
+    from import_support import chinese_frame, rectangle, write_shapefile
+
+    writers, added = set(), BulkLoad.add
+    monkeypatch.setattr(BulkLoad, "add", lambda self, *args, **kw: writers.add(threading.current_thread().name)
+                        or added(self, *args, **kw))
+
+    url = f"{request.getfixturevalue('postgis_url')}?schema=t_{uuid.uuid4().hex[:12]}"
+    application = make_app(tmp_path, **{"database.url": url})
+    store = application.extensions["geo_app.store"]
+    try:
+        with store.transaction() as w:
+            w.clear("estates")
+        rows = estate_rows(1200, prefix="BIG")
+        for i, r in enumerate(rows):
+            r["geometry"] = rectangle((i % 40) * 300.0, (i // 40) * 200.0)
+        archive = write_shapefile(chinese_frame(rows), tmp_path / "shp", "estates", "GBK")
+        client = signed_in(application)
+        html = upload(client, archive, csrf(client)).get_data(as_text=True)
+        confirm = re.search(r'action="(/admin/import/[0-9a-f]{32}/confirm)"', html).group(1)
+        redirect = client.post(confirm, data={"csrf_token": TOKEN.search(html).group(1)})
+        report = wait_for_report(client, redirect.headers["Location"])
+        assert "已导入" in report or "Imported" in report
+        assert store.count("estates") == 1200
+        assert writers == {"import-write"}  # written by the stream, during the read
+        corner = rows[1199]["geometry"]
+        found = store.features("estates", FeatureQuery.where(bbox=shapely.centroid(corner).buffer(1e-5).bounds))
+        assert [f.properties["code"] for f in found] == ["BIG-1200"]
+        assert [f.properties["name"] for f in found] == ["测试1200号小区"]  # GBK names intact
+    finally:
+        store.drop()
+        store.close()
