@@ -59,6 +59,24 @@ def test_every_kind_of_problem_and_note_is_said_in_chinese(store, tmp_path):
     for message in [p.message for p in report.problems] + report.notes + notes:
         said_in_chinese(message)
     assert any("截断" in localised(note, "zh") for note in notes)  # the cut field names
+    # GEOS's reason why the bowtie is invalid is said in Chinese too, where it crosses itself kept.
+    [bowtie_problem] = [localised(p.message, "zh") for p in report.problems if p.row == 5]
+    assert "自相交，位于 " in bowtie_problem and "Self-intersection" not in bowtie_problem
+
+
+@pytest.mark.parametrize("shape, zh", [
+    (Polygon([(0, 0), (1, 1), (1, 0), (0, 1)]), "自相交"),
+    (Polygon([(0, 0), (2, 0), (2, 2), (0, 2)], [[(3, 3), (4, 3), (4, 4), (3, 4)]]), "内环位于外环之外"),
+    (Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (3, 1), (3, 3), (1, 3)], [(1.5, 1.5), (2.5, 1.5), (2.5, 2.5),
+                                                                             (1.5, 2.5)]]), "内环相互嵌套"),
+    (Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(0, 2), (2, 0), (4, 2), (2, 4)]]), "内部不连通"),
+])
+def test_geos_reasons_for_invalid_shapes_are_said_in_chinese(shape, zh):
+    import shapely
+
+    reason = shapely.is_valid_reason(shape)  # what GEOS says, e.g. "Self-intersection[0.5 0.5]"
+    said = said_in_chinese(f"invalid geometry: {reason}")
+    assert zh in said and reason.split("[")[0] not in said, (reason, said)
 
 
 def _refusal(store, path, **options) -> str:

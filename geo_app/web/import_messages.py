@@ -48,14 +48,14 @@ _TABLE: list[tuple[str, Callable[[dict], str]]] = [
     (r"coordinates \((?P<x>[^,]+), (?P<y>[^)]+)\) are not WGS84 longitude/latitude in degrees \(projected coordinates\?\)",
      lambda g: f"坐标（{g['x']}, {g['y']}）不是以度为单位的 WGS84 经纬度（是否为投影坐标？）"),
     (r"invalid geometry: (?P<why>.*)",
-     lambda g: f"几何无效：{g['why']}"),
+     lambda g: f"几何无效：{_why(g['why'])}"),
     (r"invalid geometry \((?P<why>.*)\) cannot be repaired",
-     lambda g: f"几何无效（{g['why']}），无法修复"),
+     lambda g: f"几何无效（{_why(g['why'])}），无法修复"),
     (r"invalid geometry \((?P<why>.*)\); repairing it would change the area by (?P<amount>.*) "
      r"\(at most (?P<max>.*) is repaired\) — refused, fix it in the source",
-     lambda g: f"几何无效（{g['why']}）；修复会使面积变化 {_more(g['amount'])}（最多允许 {g['max']}）——已拒绝，请在源文件中修正"),
+     lambda g: f"几何无效（{_why(g['why'])}）；修复会使面积变化 {_more(g['amount'])}（最多允许 {g['max']}）——已拒绝，请在源文件中修正"),
     (r"invalid geometry \((?P<why>.*)\) repaired; area changed by (?P<change>.*)",
-     lambda g: f"几何无效（{g['why']}），已修复；面积变化 {g['change']}"),
+     lambda g: f"几何无效（{_why(g['why'])}），已修复；面积变化 {g['change']}"),
     (r"degenerate polygon: area (?P<a>\S+) m² \(less than (?P<min>\S+) m²\)",
      lambda g: f"退化多边形：面积 {g['a']} m²（小于 {g['min']} m²）"),
     (r"duplicate: the same geometry as #(?P<n>\d+)",
@@ -229,6 +229,27 @@ _ZH = [(re.compile(pattern, re.DOTALL), say) for pattern, say in _TABLE]
 _TYPES = {"integer": "整数", "real": "数值", "date": "日期", "text": "文本", "boolean": "布尔值"}
 _UNSAFE = {"an absolute or Windows path": "使用了绝对路径或 Windows 路径", "a '..' component": "路径中含有“..”",
            "a symbolic link": "是符号链接"}
+
+
+# GEOS's reasons for an invalid geometry (`shapely.is_valid_reason`: the reason, then where, as
+# "Self-intersection[117.25 34.79]").
+_GEOS_REASONS = {
+    "Self-intersection": "自相交", "Ring Self-intersection": "环自相交", "Hole lies outside shell": "内环位于外环之外",
+    "Holes are nested": "内环相互嵌套", "Interior is disconnected": "内部不连通", "Nested shells": "外环相互嵌套",
+    "Duplicate Rings": "环重复", "Too few points in geometry component": "几何部件的点太少",
+    "Too few distinct points in geometry component": "几何部件的不同点太少", "Invalid Coordinate": "坐标无效",
+    "Ring is not closed": "环未闭合", "Repeated Point": "点重复", "Topology Validation Error": "拓扑错误",
+}
+_GEOS_REASON = re.compile(r"(?P<reason>[A-Za-z][A-Za-z -]*?)\s*(?:\[(?P<at>[^\]]*)\])?")
+
+
+def _why(reason: str) -> str:
+    """GEOS's reason in Chinese, its position kept ("自相交，位于 117.25 34.79"); unknown ones as they are."""
+    found = _GEOS_REASON.fullmatch(reason)
+    zh = _GEOS_REASONS.get(found.group("reason")) if found else None
+    if zh is None:
+        return reason
+    return f"{zh}，位于 {found.group('at')}" if found.group("at") else zh
 
 
 def _more(amount: str) -> str:
