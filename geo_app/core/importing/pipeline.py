@@ -115,7 +115,7 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
         BatchAttributeChecks(layer_def, lambda headers, is_empty: map_columns(layer_def, headers, mapping_file,
                                                                                is_empty, label)),
         BatchShapeChecks(layer_def, declared, label, options.max_repair_area_change),
-        (lambda batch: StreamedWrite(store, layer_def, batch.total)) if streams else None)
+        (lambda batch: StreamedWrite(store, layer_def, _rows_coming(batch))) if streams else None)
     try:
         with Workspace(options.temp_dir) as workspace:
             table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
@@ -152,6 +152,12 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
         early.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _rows_coming(batch) -> int:
+    """How many rows a streamed write will get: the file's count, or at least the first batch's
+    (GDAL does not count a GeoJSON's or KML's features without reading them all)."""
+    return batch.total if batch.total is not None else len(batch.geometries)
 
 
 class _PhaseClock:
