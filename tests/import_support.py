@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from pyproj import Geod, Transformer
 from shapely.geometry import Polygon, mapping
 
 from geo_app.storage import FeatureQuery
+from geo_app.storage.bulk import BulkLoad
 
 GEOD = Geod(ellps="WGS84")
 # Near Xuecheng: 117.26 E, 34.80 N.
@@ -42,6 +44,27 @@ def estate_rows(n: int = 5, prefix: str = "IMP") -> list[dict]:
                      "households": 100 + i, "floor_area_m2": 5000.0 + i, "buildings": 3, "year_built": 1990,
                      "batch": 2021, "status": "planned", "geometry": rectangle(i * 300.0, 0.0)})
     return rows
+
+
+def grid_rows(n: int, prefix: str) -> list[dict]:
+    """`estate_rows` laid out 40 a row, 300 m apart: no overlaps, all near the district."""
+    rows = estate_rows(n, prefix)
+    for i, r in enumerate(rows):
+        r["geometry"] = rectangle((i % 40) * 300.0, (i // 40) * 200.0)
+    return rows
+
+
+def written_by(monkeypatch) -> list[tuple[str, int]]:
+    """(thread, rows) of every part a bulk load is given from now on."""
+    parts = []
+    added = BulkLoad.add
+
+    def noted(self, columns, geometries, on_progress=None):
+        parts.append((threading.current_thread().name, len(geometries)))
+        return added(self, columns, geometries, on_progress)
+
+    monkeypatch.setattr(BulkLoad, "add", noted)
+    return parts
 
 
 def store_old_estate(store) -> None:

@@ -18,8 +18,9 @@ from geo_app.errors import Conflict
 from geo_app.storage import FeatureQuery
 from geo_app.storage.bulk import BulkLoad
 
-from import_support import (HOSTILE, chinese_frame, estate_rows, frame, geojson_file, max_vertex_error_m,
-                            projected, rectangle, snapshot, store_old_estate, write_shapefile, zip_files)
+from import_support import (HOSTILE, chinese_frame, estate_rows, frame, geojson_file, grid_rows, max_vertex_error_m,
+                            projected, rectangle, snapshot, store_old_estate, write_shapefile, written_by,
+                            zip_files)
 
 
 def imported(store):
@@ -340,17 +341,10 @@ def _indexes(store) -> list[str]:
                                                  "AND schemaname = current_schema()"))
 
 
-def _grid_rows(n: int, prefix: str) -> list[dict]:
-    rows = estate_rows(n, prefix)
-    for i, r in enumerate(rows):  # 40 a row, 300 m apart: no overlaps, all near the district
-        r["geometry"] = rectangle((i % 40) * 300.0, (i // 40) * 200.0)
-    return rows
-
-
 def _batch_rows() -> list[dict]:
     """Chinese headers and labels (status, items) over 10 rows, with a problem in the rows that
     fall in the first, a middle and the last of the batches of 3 below."""
-    rows = _grid_rows(10, "BAT")
+    rows = grid_rows(10, "BAT")
     for i, r in enumerate(rows):
         r["items_planned"] = ["道路、路灯", "停车位，绿化", "roads,parking"][i % 3]
         r["completion_date"] = ["2022年5月1日", "2022-05-01", "2022.5.1"][i % 3]
@@ -384,7 +378,7 @@ def test_a_file_read_in_batches_gets_the_report_and_rows_of_one_read_whole(store
     good_rows = _batch_rows()
     good_rows[1]["households"], good_rows[5]["status"] = 101, "completed"
     good_rows[6]["items_planned"], good_rows[9]["completion_date"] = "道路", "2022-02-28"
-    good_rows[7]["geometry"], good_rows[8]["geometry"] = _grid_rows(10, "X")[7]["geometry"], _grid_rows(10, "X")[8]["geometry"]
+    good_rows[7]["geometry"], good_rows[8]["geometry"] = grid_rows(10, "X")[7]["geometry"], grid_rows(10, "X")[8]["geometry"]
     report = run(store, write_shapefile(chinese_frame(good_rows), tmp_path / "good", "estates", "GBK"))
     assert report.ok and report.inserted == 10, report.problem_lines()
     stored = imported(store)
@@ -404,7 +398,7 @@ def test_a_large_load_into_an_empty_layer_ends_with_every_index_and_right_bbox_a
     # A load of 1,000+ rows into an empty layer builds the secondary (and, on PostGIS, GiST)
     # indexes once at the end instead of row by row: they must all be there afterwards.
     before = _indexes(store)
-    rows = _grid_rows(1200, "BIG")
+    rows = grid_rows(1200, "BIG")
     report = run(store, geojson_file(tmp_path / "big.geojson", rows))
     assert report.ok and report.inserted == 1200
     assert _indexes(store) == before
@@ -442,7 +436,7 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
 
     monkeypatch.setattr(BulkLoad, "add", failing_add)
     with pytest.raises(Interrupted):
-        run_import(store, geojson_file(tmp_path / "big.geojson", _grid_rows(1200, "BIG")), ImportOptions())
+        run_import(store, geojson_file(tmp_path / "big.geojson", grid_rows(1200, "BIG")), ImportOptions())
     # On a database server the rows went to the write streamed during the read; a GeoPackage
     # writes after the checks.
     assert loads == (["import-write"] if store.loads_in_server else [threading.current_thread().name])
@@ -480,19 +474,6 @@ def _wait_for_copied_rows(store, rows: int, seconds: float = 20.0) -> None:
             time.sleep(0.02)
 
 
-def _written_by(monkeypatch) -> list[tuple[str, int]]:
-    """(thread, rows) of every part a bulk load is given from now on."""
-    parts = []
-    added = BulkLoad.add
-
-    def noted(self, columns, geometries, on_progress=None):
-        parts.append((threading.current_thread().name, len(geometries)))
-        return added(self, columns, geometries, on_progress)
-
-    monkeypatch.setattr(BulkLoad, "add", noted)
-    return parts
-
-
 def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path, monkeypatch):
     # On PostGIS the rows go to the server while the file is read; a reader still sees only what
     # was committed (and is not kept waiting: a load this small takes no lock) until the import
@@ -501,9 +482,9 @@ def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path
 
     store_old_estate(store)
     monkeypatch.setattr(reading, "READ_BATCH", 50)
-    parts = _written_by(monkeypatch)
+    parts = written_by(monkeypatch)
     watch = _Watch(store, 100)  # psycopg sends a COPY's data 32 KB at a time: 200 rows are ~70 KB
-    rows = [r for i, r in enumerate(_grid_rows(201, "NEW")) if i != 10]  # (#11 would overlap OLD-1)
+    rows = [r for i, r in enumerate(grid_rows(201, "NEW")) if i != 10]  # (#11 would overlap OLD-1)
     shp = write_shapefile(chinese_frame(rows), tmp_path / "shp", "estates", "GBK")
     report = run_import(store, shp, ImportOptions(), progress=watch)
     assert report.ok and report.inserted == 200, report.problem_lines()
@@ -521,8 +502,8 @@ def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(sto
     store_old_estate(store)
     before = snapshot(store)
     monkeypatch.setattr(reading, "READ_BATCH", 4)
-    parts = _written_by(monkeypatch)
-    shp = write_shapefile(chinese_frame(_grid_rows(30, "NEW")), tmp_path / "shp", "estates", "GBK")
+    parts = written_by(monkeypatch)
+    shp = write_shapefile(chinese_frame(grid_rows(30, "NEW")), tmp_path / "shp", "estates", "GBK")
     report = run_import(store, shp, ImportOptions())
     assert not report.ok
     assert [(p.row, "overlaps stored estate" in p.message) for p in report.errors] == [(11, True)]
@@ -539,8 +520,8 @@ def test_two_imports_into_one_empty_layer_at_once_both_land(store, tmp_path, mon
     from geo_app.storage import postgis
 
     monkeypatch.setattr(postgis, "LOCKED_LOAD_ROWS", 20)
-    small = write_shapefile(chinese_frame(_grid_rows(5, "BBB")), tmp_path / "b", "estates", "GBK")
-    big_rows = _grid_rows(60, "AAA")[20:]  # 40 rows further north than B's five
+    small = write_shapefile(chinese_frame(grid_rows(5, "BBB")), tmp_path / "b", "estates", "GBK")
+    big_rows = grid_rows(60, "AAA")[20:]  # 40 rows further north than B's five
     big = write_shapefile(chinese_frame(big_rows), tmp_path / "a", "estates", "GBK")
     reports = {}
 

@@ -173,12 +173,9 @@ def test_a_big_upload_into_an_empty_postgis_layer_streams_and_lands_whole(tmp_pa
     import shapely
 
     from geo_app.storage import FeatureQuery
-    from geo_app.storage.bulk import BulkLoad
-    from import_support import chinese_frame, rectangle, write_shapefile
+    from import_support import chinese_frame, grid_rows, write_shapefile, written_by
 
-    writers, added = set(), BulkLoad.add
-    monkeypatch.setattr(BulkLoad, "add", lambda self, *args, **kw: writers.add(threading.current_thread().name)
-                        or added(self, *args, **kw))
+    parts = written_by(monkeypatch)
 
     url = f"{request.getfixturevalue('postgis_url')}?schema=t_{uuid.uuid4().hex[:12]}"
     application = make_app(tmp_path, **{"database.url": url})
@@ -186,9 +183,7 @@ def test_a_big_upload_into_an_empty_postgis_layer_streams_and_lands_whole(tmp_pa
     try:
         with store.transaction() as w:
             w.clear("estates")
-        rows = estate_rows(1200, prefix="BIG")
-        for i, r in enumerate(rows):
-            r["geometry"] = rectangle((i % 40) * 300.0, (i // 40) * 200.0)
+        rows = grid_rows(1200, "BIG")
         archive = write_shapefile(chinese_frame(rows), tmp_path / "shp", "estates", "GBK")
         client = signed_in(application)
         html = upload(client, archive, csrf(client)).get_data(as_text=True)
@@ -197,7 +192,7 @@ def test_a_big_upload_into_an_empty_postgis_layer_streams_and_lands_whole(tmp_pa
         report = wait_for_report(client, redirect.headers["Location"])
         assert "已导入" in report or "Imported" in report
         assert store.count("estates") == 1200
-        assert writers == {"import-write"}  # written by the stream, during the read
+        assert {thread for thread, _rows in parts} == {"import-write"}  # written by the stream, during the read
         corner = rows[1199]["geometry"]
         found = store.features("estates", FeatureQuery.where(bbox=shapely.centroid(corner).buffer(1e-5).bounds))
         assert [f.properties["code"] for f in found] == ["BIG-1200"]

@@ -448,8 +448,8 @@ class Writer(abc.ABC):
         rows will come, when known (an engine may rebuild indexes once only for a load that big)."""
         return self._bulk_load(self.store._layer(layer), expected)
 
-    def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> BulkLoad:
-        return BulkLoad(self, layer_def, expected)
+    @abc.abstractmethod
+    def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> BulkLoad: ...
 
     def update(self, layer: str, feature_id: int, properties: dict | None = None,
                geometry: BaseGeometry | None = None, expected_version: int | None = None) -> None:

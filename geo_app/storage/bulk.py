@@ -63,12 +63,8 @@ class BulkLoad:
         """Set aside what is cheaper to build once at the end; say whether the layer was empty."""
 
     def _add(self, columns: dict[str, np.ndarray], geoms: np.ndarray, on_progress) -> int:
-        """Write prepared rows; engines override this with their bulk interface."""
-        names = self.layer_def.field_names
-        props = [dict(zip(names, row)) for row in zip(*(columns[n] for n in names))]
-        self.writer._insert_rows(self.layer_def, props, geoms)
-        on_progress(len(props))
-        return len(props)
+        """Write prepared rows with the engine's bulk interface; returns how many."""
+        raise NotImplementedError
 
     def _finish(self) -> None:
         """Build again what the load set aside."""
