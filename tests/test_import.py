@@ -5,6 +5,7 @@ backends."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -447,31 +448,32 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
 
 class _Watch:
     """A progress listener that notes what a reader of the store sees once the checks begin (on
-    PostGIS, once the server has taken `rows` rows of the import's COPY)."""
+    PostGIS, once the streamed load has ended its COPY: every row is at the server, uncommitted)."""
 
-    def __init__(self, store, rows: int):
-        self.store, self.rows, self.seen = store, rows, []
+    def __init__(self, store, monkeypatch):
+        import threading as _threading
+
+        from geo_app.storage.bulk import BulkLoad
+
+        self.store, self.seen, self.finished = store, [], _threading.Event()
+        finish = BulkLoad.finish
+
+        def finishing(load):
+            finish(load)
+            self.finished.set()
+
+        monkeypatch.setattr(BulkLoad, "finish", finishing)
 
     def phase(self, name, total):
         if name == "check":
             if self.store.loads_in_server:
-                _wait_for_copied_rows(self.store, self.rows)
+                # The load ends while the import checks the whole file, not after: the server builds
+                # its indexes meanwhile.
+                assert self.finished.wait(20), "the streamed load did not end before the checks did"
             self.seen.append(sorted(f.properties["code"] for f in self.store.features("estates", FeatureQuery())))
 
     def advance(self, done):
         pass
-
-
-def _wait_for_copied_rows(store, rows: int, seconds: float = 20.0) -> None:
-    import time
-
-    import psycopg
-
-    deadline = time.monotonic() + seconds
-    with psycopg.connect(store.conninfo, autocommit=True) as conn:
-        while conn.execute("SELECT COALESCE(MAX(tuples_processed), 0) FROM pg_stat_progress_copy").fetchone()[0] < rows:
-            assert time.monotonic() < deadline, f"the server never had {rows} rows of the COPY"
-            time.sleep(0.02)
 
 
 def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path, monkeypatch):
@@ -483,7 +485,7 @@ def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path
     store_old_estate(store)
     monkeypatch.setattr(reading, "READ_BATCH", 50)
     parts = written_by(monkeypatch)
-    watch = _Watch(store, 100)  # psycopg sends a COPY's data 32 KB at a time: 200 rows are ~70 KB
+    watch = _Watch(store, monkeypatch)
     rows = [r for i, r in enumerate(grid_rows(201, "NEW")) if i != 10]  # (#11 would overlap OLD-1)
     shp = write_shapefile(chinese_frame(rows), tmp_path / "shp", "estates", "GBK")
     report = run_import(store, shp, ImportOptions(), progress=watch)
@@ -596,3 +598,34 @@ def test_the_cycle_collector_is_back_on_after_an_import_whatever_its_end(store, 
     with pytest.raises(ImportRefused):
         run(store, tmp_path / "notes.txt")
     assert gc.isenabled()
+
+
+def test_a_column_of_few_values_is_checked_once_per_value_with_the_report_a_check_per_row_gives():
+    # A Shapefile's status, items and date columns repeat a few values: the read hands them over as
+    # each row's index into the distinct values, and the checks read each value once. The converted
+    # column and every problem (row, field, message) must be what checking each row gives.
+    import pyarrow as pa
+
+    from geo_app.core.importing import reading
+    from geo_app.layers import load_layers
+    from geo_app.storage.columns import check_column
+
+    estates = load_layers(Path(__file__).resolve().parent.parent / "layers")["estates"]
+    lookup = {"已完工": "completed"}
+    cases = {
+        "status": ["planned", None, "已完工", "finished", "planned", "finished", None, "completed"],
+        "items_planned": ["roofs", "roofs，flying_cars", None, "roofs", "pipes、roofs", "flying_cars"],
+        "start_date": ["2021-04-15", "2021-4-5", "next spring", None, "2021-02-30", "2021-04-15"],
+        "households": ["120", "-3", "many", None, "120", "1,200"],
+    }
+    for name, cells in cases.items():
+        values, encoded = reading._strings(pa.array(cells * 5, pa.string()))
+        assert encoded is not None, name  # (few distinct values: encoded)
+        field_def = estates.field(name)
+        per_row = check_column(field_def, values, lookup, trimmed=True)
+        per_value = check_column(field_def, values, lookup, trimmed=True, encoded=encoded)
+        assert per_row[1], f"{name}: the case must have problems"
+        # (the report lists problems by row: within a row, in the order the checks found them)
+        by_row = lambda problems: sorted(problems, key=lambda p: p.position)  # noqa: E731
+        assert by_row(per_value[1]) == by_row(per_row[1]), name
+        assert per_value[0].tolist() == per_row[0].tolist(), name

@@ -196,6 +196,22 @@ def test_a_bulk_load_in_parts_reads_back_exactly_missing_values_as_null(store):
         bbox=(117.2625, 34.7905, 117.2635, 34.791)))] == ["B-3"]  # the spatial index holds every part
 
 
+def test_a_bulk_load_ended_early_takes_no_more_rows_and_commits_what_it_had(store):
+    # An import ends its load once the file is read and commits after its last checks: the indexes
+    # set aside (a load announced as big, into an empty layer) are back before the commit.
+    with store.transaction() as w:
+        with w.bulk_load("estates", 2000) as load:
+            load.add(*_columns(["E-1", "E-2", "E-3"]))
+            load.finish()
+            load.finish()  # (idempotent)
+            with pytest.raises(StoreError, match="has ended"):
+                load.add(*_columns(["LATE"]))
+    assert sorted(f.properties["code"] for f in store.features("estates")) == ["E-1", "E-2", "E-3"]
+    assert [f.properties["code"] for f in store.features("estates", FeatureQuery.where(
+        bbox=(117.2535, 34.7905, 117.2545, 34.791)))] == ["E-2"]
+    assert store.revision() == 1
+
+
 def test_a_bulk_load_that_fails_half_way_cannot_be_committed(store):
     with store.transaction() as w:
         w.insert("estates", [estate("KEEP")])

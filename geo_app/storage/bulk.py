@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import StoreError
 from ..layers import LayerDef
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class BulkLoad:
         self.writer, self.layer_def, self.expected = writer, layer_def, expected
         self.rows = 0
         self.begun = False
+        self.finished = False
         self.layer_was_empty = False
 
     def add(self, columns: dict, geometries, on_progress=None) -> int:
@@ -42,6 +44,8 @@ class BulkLoad:
         it is written. `on_progress(rows)` counts the load's rows so far. Returns the part's rows."""
         from .columns import prepare_columns  # pandas: imported by bulk writers only, not every CLI start
 
+        if self.finished:
+            raise StoreError(f"{self.layer_def.name}: the bulk load has ended; no more rows can be added to it")
         prepared, geoms = prepare_columns(self.layer_def, columns, geometries)
         if not len(geoms):
             return 0
@@ -58,6 +62,19 @@ class BulkLoad:
         if not self.begun:
             self._begin()
             self.begun = True
+
+    def finish(self) -> None:
+        """End the load now rather than when its context is left (idempotent): what was set aside
+        is built again while the caller still has other work before it commits (an import's checks
+        over the whole file). No part may follow. A failure here marks the transaction abandoned."""
+        if not self.begun or self.finished:
+            return
+        self.finished = True
+        try:
+            self._finish()
+        except BaseException:
+            self.writer.abandoned = True  # what was set aside may not be back: no commit
+            raise
 
     def _begin(self) -> None:
         """Set aside what is cheaper to build once at the end; say whether the layer was empty."""
@@ -79,12 +96,9 @@ class BulkLoad:
         if not self.begun:
             return False
         if exc is None:
-            try:
-                self._finish()
-            except BaseException:
-                self.writer.abandoned = True  # what was set aside may not be back: no commit
-                raise
+            self.finish()
         else:
             self.writer.abandoned = True
-            self._abandon(exc)
+            if not self.finished:  # a finished load holds nothing open any more
+                self._abandon(exc)
         return False

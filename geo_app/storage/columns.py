@@ -68,8 +68,9 @@ def _null_and_stripped(values: np.ndarray, trimmed: bool = False) -> tuple[np.nd
     return pd.isna(values) | (stripped == ""), stripped
 
 
-def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
-                 trimmed: bool = False, memo: dict | None = None) -> tuple[np.ndarray, list[Problem]]:
+def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *, trimmed: bool = False,
+                 memo: dict | None = None, encoded: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, list[Problem]]:
     """Convert one column to its field's type and check it; returns (object array, problems).
 
     Missing values become None; values become plain Python objects (what DB drivers bind).
@@ -78,7 +79,12 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
     `trimmed`: every cell is text already stripped, or None (see `_null_and_stripped`).
     `memo`: a dict kept across calls for one field, so a column checked in parts resolves each
     distinct vocabulary value once, not once per part.
+    `encoded`: `values` as (codes, words), each row's index into its distinct values, trimmed text
+    with None last (as an Arrow read encodes a column repeating few values): each distinct value is
+    then converted and checked once, and the results taken row by row.
     """
+    if encoded is not None:
+        return _check_distinct(f, *encoded, vocabulary_lookup, memo)
     values = np.asarray(values)
     if values.ndim != 1:
         values = np.asarray(list(values), dtype=object)
@@ -114,6 +120,24 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *,
     if f.vocabulary and len(good):
         problems += _vocabulary_problems(f, out, good, vocabulary_lookup or {}, {} if memo is None else memo)
     return out, problems
+
+
+def _check_distinct(f: FieldDef, codes: np.ndarray, words: np.ndarray, lookup: dict | None,
+                    memo: dict | None) -> tuple[np.ndarray, list[Problem]]:
+    """`check_column` of a column given as each row's index into its distinct values: the words are
+    checked, and each row gets its word's converted value and problems, in the order a check of the
+    rows would give them (by row, then as `check_column` lists them)."""
+    converted, found = check_column(f, words, lookup, trimmed=True, memo=memo)
+    out = converted[codes]
+    if not found:
+        return out, []
+    by_word: dict[int, list[Problem]] = {}
+    for p in found:
+        by_word.setdefault(p.position, []).append(p)
+    flagged = np.zeros(len(words), dtype=bool)
+    flagged[list(by_word)] = True
+    return out, [Problem(int(row), p.field, p.message)
+                 for row in np.flatnonzero(flagged[codes]) for p in by_word[int(codes[row])]]
 
 
 def _convert(kind: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

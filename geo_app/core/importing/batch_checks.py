@@ -101,7 +101,8 @@ class BatchAttributeChecks:
         columns, any_problem = {}, False
         for header, name in self.mapping.columns.items():
             out, found = check_column(self.layer_def.field(name), batch.columns[header], self.mapping.values.get(name),
-                                      trimmed=header in batch.trimmed, memo=self.memos.setdefault(name, {}))
+                                      trimmed=header in batch.trimmed, memo=self.memos.setdefault(name, {}),
+                                      encoded=batch.encoded.get(header))
             self.parts.setdefault(name, []).append(out)
             self.found.setdefault(header, []).append((batch.offset, found))
             columns[name], any_problem = out, any_problem or bool(found)

@@ -120,6 +120,8 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
         with Workspace(options.temp_dir) as workspace:
             table = read_source(Path(path), label, workspace, options.limits, encoding=encoding,
                                 layer_hint=options.layer, progress=progress, on_batch=early)
+        if early.write is not None:
+            early.write.finish()  # the store ends its load (builds its indexes) during the checks below
         report.read, report.row_kind = len(table), table.row_kind
         report.notes += table.notes
         if not len(table):

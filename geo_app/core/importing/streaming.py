@@ -22,7 +22,7 @@ from ...layers import LayerDef
 from ...storage import Store, Writer
 from ...storage.columns import CheckedColumns
 
-_END, _PART, _SPOIL = "end", "part", "spoil"
+_END, _PART, _SPOIL, _FINISH = "end", "part", "spoil", "finish"
 
 
 class _Abort(Exception):
@@ -58,6 +58,13 @@ class StreamedWrite:
     def spoil(self) -> None:
         if not self.ended:
             self.queue.put((_SPOIL, None))
+
+    def finish(self) -> None:
+        """Every batch has been handed over: the load ends now (PostGIS: the COPY ends and the
+        indexes set aside are built) while the import runs its checks over the whole file, rather
+        than after them. The transaction still waits for `commit` or `abort`."""
+        if not self.ended:
+            self.queue.put((_FINISH, None))
 
     def holds_empty_layer(self) -> bool:
         """True when the load found the layer empty and keeps others from writing to it until the
@@ -119,6 +126,9 @@ class StreamedWrite:
                 return item
             if kind == _SPOIL:
                 self.spoiled = True
+            elif kind == _FINISH:
+                if not self.spoiled:  # (a spoiled load is rolled back: nothing to build)
+                    load.finish()
             elif not self.spoiled:
                 columns, shapes = item
                 _placed, (geoms, problems, _repaired, _valid, _present, areas) = shapes.result()
