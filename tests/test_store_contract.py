@@ -212,6 +212,18 @@ def test_a_bulk_load_ended_early_takes_no_more_rows_and_commits_what_it_had(stor
     assert store.revision() == 1
 
 
+def test_a_big_bulk_load_into_an_empty_layer_still_refuses_a_code_twice(store):
+    # A load announced as big, into an empty layer, builds its indexes once at the end (GeoPackage:
+    # the unique code index too): a code given twice is refused then, naming it, and nothing lands.
+    with pytest.raises(Conflict, match="TWICE"):
+        with store.transaction() as w:
+            with w.bulk_load("estates", 2000) as load:
+                load.add(*_columns(["ONCE", "TWICE"]))
+                load.add(*_columns(["TWICE"]))
+    assert store.count("estates") == 0
+    assert store.revision() == 0
+
+
 def test_a_bulk_load_that_fails_half_way_cannot_be_committed(store):
     with store.transaction() as w:
         w.insert("estates", [estate("KEEP")])

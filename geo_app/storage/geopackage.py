@@ -398,7 +398,20 @@ class GeoPackageBulkLoad(BulkLoad):
                 con.executemany(f"INSERT INTO {quote_ident(self.rtree)} VALUES (?, ?, ?, ?, ?)",
                                 zip(ids.tolist(), *bounds[:, [0, 2, 1, 3]].T.tolist()))
         for statement in self.deferred:
-            con.execute(statement)
+            try:
+                con.execute(statement)
+            except sqlite3.IntegrityError:  # a unique index built again: which value is twice in the layer
+                raise Conflict(self._duplicated()) from None
+
+    def _duplicated(self) -> str:
+        for f in self.layer_def.fields:
+            if f.unique:
+                column = quote_ident(f.name)
+                row = self.writer.con.execute(f"SELECT {column}, COUNT(*) FROM {self.table} WHERE {column} IS NOT NULL "
+                                              f"GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+                if row is not None:
+                    return f"{self.layer_def.name}: {row[1]} features have the {f.name} '{row[0]}', which must be unique"
+        return f"{self.layer_def.name}: a unique field holds a value twice"
 
 
 # The sqlite3 module binds None ~8x slower than a number or a text (it looks for an adapter, raising
