@@ -125,8 +125,8 @@ def check_column(f: FieldDef, values, vocabulary_lookup: dict | None = None, *, 
 def _check_distinct(f: FieldDef, codes: np.ndarray, words: np.ndarray, lookup: dict | None,
                     memo: dict | None) -> tuple[np.ndarray, list[Problem]]:
     """`check_column` of a column given as each row's index into its distinct values: the words are
-    checked, and each row gets its word's converted value and problems, in the order a check of the
-    rows would give them (by row, then as `check_column` lists them)."""
+    checked, and each row gets its word's converted value and problems, listed by row (a check of
+    the rows lists them kind by kind; the report shows them by row either way)."""
     converted, found = check_column(f, words, lookup, trimmed=True, memo=memo)
     out = converted[codes]
     if not found:
