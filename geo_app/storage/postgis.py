@@ -257,11 +257,11 @@ class PostgisStore(PostgisSpatial, Store):
                 raise StoreError(f"{self.description}: {str(exc).strip()}") from None
 
 
-def _csv_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray) -> bytes:
+def _csv_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray) -> memoryview:
     """Rows for `COPY … (FORMAT csv)`: null as an empty field, text quoted where needed (an empty
     string as ""), dates as ISO text, the geometry last as hex WKB after the SRID the column's typmod
     demands ("SRID=4326;0106…", which PostGIS reads as EWKB: cheaper than GEOS copying every
-    geometry to give it an SRID)."""
+    geometry to give it an SRID). A view of Arrow's buffer: psycopg sends it without a copy."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
@@ -272,7 +272,7 @@ def _csv_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray) -> bytes:
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(pa.Table.from_arrays(arrays, names=[*layer_def.field_names, "geom"]), sink,
                      pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue())
 
 
 def _integrity_message(exc) -> str:
