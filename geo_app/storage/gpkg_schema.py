@@ -100,7 +100,7 @@ def _create_indexes(con: sqlite3.Connection, layer: LayerDef) -> None:
         if f.unique and not _has_unique_index(con, layer.name, f.name):
             # A unique index, not a column constraint (as stores made before 2026-12 have): a bulk
             # load into an empty layer sets it aside and builds it once at the end. Kept up row by
-            # row, it was a quarter of the SQLite time of a 200,000-estate import.
+            # row, it was over a quarter of the SQLite time of a 200,000-estate import.
             name = quote_ident(f"{layer.name}_{f.name}_key")
             con.execute(f"CREATE UNIQUE INDEX {name} ON {quote_ident(layer.name)} ({quote_ident(f.name)})")
         if f.index:
