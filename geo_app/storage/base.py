@@ -417,6 +417,11 @@ class Writer(abc.ABC):
         self.touched: set[str] = set()
         self.abandoned = False  # a bulk load failed half-way: the transaction must roll back
 
+    def refuse_if_abandoned(self) -> None:
+        """Called by the engine's transaction before it commits (see `abandoned`)."""
+        if self.abandoned:
+            raise StoreError(f"{self.store.description}: a bulk load failed half-way; nothing was written")
+
     def insert(self, layer: str, features: Iterable[Feature | dict]) -> list[int]:
         """Insert features (Feature objects or GeoJSON-like dicts); returns their new ids."""
         layer_def = self.store._layer(layer)

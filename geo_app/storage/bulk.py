@@ -18,6 +18,10 @@ from ..layers import LayerDef
 if TYPE_CHECKING:
     from .base import Writer
 
+# A load of at least this many rows (known in advance) builds what it sets aside (indexes) once at
+# the end rather than keeping it up row by row, when the layer is empty (or, GeoPackage, smaller).
+BIG_LOAD_ROWS = 1000
+
 
 class BulkLoad:
     """Rows added to one layer part by part; a context manager. The engine begins its load with

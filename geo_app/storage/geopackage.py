@@ -25,7 +25,7 @@ from ..layers import LayerDef
 from .accounts import GeoPackageAccounts
 from .audit import GPKG_DDL as AUDIT_DDL
 from .base import SRID, Feature, Store, Writer, quote_ident
-from .bulk import BulkLoad
+from .bulk import BIG_LOAD_ROWS, BulkLoad
 from . import gpkg_rtree, gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
 
@@ -264,8 +264,7 @@ class GeoPackageStore(GeoPackageSpatial, Store):
             writer = GeoPackageWriter(self, con)
             try:
                 yield writer
-                if writer.abandoned:
-                    raise StoreError(f"{self.description}: a bulk load failed half-way; nothing was written")
+                writer.refuse_if_abandoned()
                 for layer in sorted(writer.touched):
                     gpkg_schema.refresh_extent(con, self.layers[layer])
                 con.execute("UPDATE geo_app_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
@@ -357,7 +356,7 @@ class GeoPackageBulkLoad(BulkLoad):
         self.stored = con.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
         self.layer_was_empty = not self.stored
         self.rtree = f"rtree_{name}_geom"
-        indexes = not self.stored if self.expected is None else self.expected >= max(self.stored, 1000)
+        indexes = not self.stored if self.expected is None else self.expected >= max(self.stored, BIG_LOAD_ROWS)
         self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=indexes)
         self.has_rtree = any(f"{self.rtree}_insert" in statement for statement in self.deferred)
         self.bounds: list[np.ndarray] = []

@@ -24,7 +24,7 @@ from .accounts import TABLES as ACCOUNT_TABLES
 from .accounts import PostgisAccounts
 from .audit import AUDIT, POSTGIS_DDL as AUDIT_DDL
 from .base import SRID, Feature, FeatureQuery, FeatureRows, Store, Writer, quote_ident
-from .bulk import BulkLoad
+from .bulk import BIG_LOAD_ROWS, BulkLoad
 from .postgis_spatial import PostgisSpatial
 
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
@@ -32,7 +32,7 @@ BULK_CHUNK = 10_000  # rows per progress report in bulk inserts
 # A bulk load of at least this many rows (known in advance) into an empty table locks it and
 # builds its non-unique indexes once at the end (see PostgisBulkLoad), waiting at most LOCK_WAIT_MS
 # for the lock.
-LOCKED_LOAD_ROWS = 1000
+LOCKED_LOAD_ROWS = BIG_LOAD_ROWS
 LOCK_WAIT_MS = 2000
 # Arrow types of the checked columns on their way into COPY's CSV (dates are ISO text already).
 _ARROW_TYPES = {"text": "string", "integer": "int64", "real": "float64", "date": "string"}
@@ -247,8 +247,7 @@ class PostgisStore(PostgisSpatial, Store):
                 with conn.transaction():
                     writer = PostgisWriter(self, conn)
                     yield writer
-                    if writer.abandoned:
-                        raise StoreError(f"{self.description}: a bulk load failed half-way; nothing was written")
+                    writer.refuse_if_abandoned()
                     conn.execute("UPDATE geo_app_meta SET value = (value::bigint + 1)::text "
                                  "WHERE key = 'revision'")
             except self._psycopg.errors.IntegrityError as exc:
@@ -325,7 +324,7 @@ class PostgisWriter(Writer):
     def _layer_is_empty(self, layer_def: LayerDef) -> bool:
         table = quote_ident(layer_def.name)
         self.conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")  # writers wait, readers not
-        return not self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+        return not _has_rows(self.conn, table)
 
     def _bulk_load(self, layer_def: LayerDef, expected: int | None) -> PostgisBulkLoad:
         return PostgisBulkLoad(self, layer_def, expected)
@@ -346,6 +345,11 @@ class PostgisWriter(Writer):
 
 class _NotEmpty(Exception):
     pass
+
+
+def _has_rows(conn, table: str) -> bool:
+    """Whether the (quoted) table holds a row this transaction can see."""
+    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
 
 
 class PostgisBulkLoad(BulkLoad):
@@ -386,13 +390,13 @@ class PostgisBulkLoad(BulkLoad):
         while only: another load into the same table (its rows not committed yet, so the table
         looks empty) may need to read the table before it ends, behind our waiting lock request."""
         conn = self.writer.conn
-        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+        if _has_rows(conn, table):
             return False
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
                 conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-                if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                if _has_rows(conn, table):
                     raise _NotEmpty  # a row came in before the lock: rows stay readable to others
         except (_NotEmpty, self.writer.store._psycopg.errors.LockNotAvailable):
             return False  # (the savepoint's rollback undid the SET LOCAL too)
