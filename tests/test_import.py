@@ -438,9 +438,8 @@ def test_a_large_load_failing_mid_write_leaves_the_store_and_its_indexes_as_they
     monkeypatch.setattr(BulkLoad, "add", failing_add)
     with pytest.raises(Interrupted):
         run_import(store, geojson_file(tmp_path / "big.geojson", grid_rows(1200, "BIG")), ImportOptions())
-    # On a database server the rows went to the write streamed during the read; a GeoPackage
-    # writes after the checks.
-    assert loads == (["import-write"] if store.loads_in_server else [threading.current_thread().name])
+    # The rows went to the write streamed during the read.
+    assert loads == ["import-write"]
     assert snapshot(store) == before
     assert _indexes(store) == indexes
     assert store.count("estates") == 0
@@ -466,10 +465,9 @@ class _Watch:
 
     def phase(self, name, total):
         if name == "check":
-            if self.store.loads_in_server:
-                # The load ends while the import checks the whole file, not after: the server builds
-                # its indexes meanwhile.
-                assert self.finished.wait(20), "the streamed load did not end before the checks did"
+            # The load ends while the import checks the whole file, not after: the store builds its
+            # indexes meanwhile.
+            assert self.finished.wait(20), "the streamed load did not end before the checks did"
             self.seen.append(sorted(f.properties["code"] for f in self.store.features("estates", FeatureQuery())))
 
     def advance(self, done):
@@ -493,7 +491,7 @@ def test_until_an_import_commits_others_read_the_store_as_it_was(store, tmp_path
     assert watch.seen == [["OLD-1"]]
     assert store.count("estates") == 201
     streamed = [rows for thread, rows in parts if thread == "import-write"]
-    assert streamed == ([50, 50, 50, 50] if store.loads_in_server else [])
+    assert streamed == [50, 50, 50, 50]
 
 
 def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(store, tmp_path, monkeypatch):
@@ -510,7 +508,7 @@ def test_a_problem_found_after_the_rows_were_streamed_rolls_all_of_them_back(sto
     assert not report.ok
     assert [(p.row, "overlaps stored estate" in p.message) for p in report.errors] == [(11, True)]
     assert snapshot(store) == before
-    assert sum(rows for thread, rows in parts if thread == "import-write") == (30 if store.loads_in_server else 0)
+    assert sum(rows for thread, rows in parts if thread == "import-write") == 30
 
 
 def test_two_imports_into_one_empty_layer_at_once_both_land(store, tmp_path, monkeypatch):
@@ -575,10 +573,9 @@ def test_a_write_after_a_streamed_one_gave_way_finds_the_layer_as_the_checks_too
         def advance(self, done):
             pass
 
-    if store.loads_in_server:
-        with pytest.raises(Conflict, match="while this import was being checked"):
-            run_import(store, archive, ImportOptions(crs="EPSG:4498"), progress=StoreOneMeanwhile())
-        assert sorted(imported(store)) == ["OLD-1"]
+    with pytest.raises(Conflict, match="while this import was being checked"):
+        run_import(store, archive, ImportOptions(crs="EPSG:4498"), progress=StoreOneMeanwhile())
+    assert sorted(imported(store)) == ["OLD-1"]
     with store.transaction() as w:
         w.clear("estates")
     report = run(store, archive, crs="EPSG:4498")  # nobody in between: the second write lands

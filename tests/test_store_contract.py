@@ -224,6 +224,52 @@ def test_a_big_bulk_load_into_an_empty_layer_still_refuses_a_code_twice(store):
     assert store.revision() == 0
 
 
+def test_a_bulk_load_keeps_every_value_exactly(store):
+    # The rows travel as Arrow arrays (GeoPackage: through a scratch file; PostGIS: COPY): a double
+    # needing all 17 digits, the largest 32-bit integer and text of every script must come back bit for bit.
+    columns, geoms = _columns(["X-1", "X-2"], floor_area_m2=[0.1 + 0.2, 1e-300], households=[2**31 - 1, 0],
+                              address=["泰山路１号 ‘引号’ \"quote\" \\ back\nline", "𠀋𡈽 emoji 🏠"])
+    with store.transaction() as w:
+        w.insert_columns("estates", columns, geoms)
+    got = {f.properties["code"]: f.properties for f in store.features("estates")}
+    assert (got["X-1"]["floor_area_m2"], got["X-2"]["floor_area_m2"]) == (0.30000000000000004, 1e-300)
+    assert (got["X-1"]["households"], got["X-2"]["households"]) == (2**31 - 1, 0)
+    assert got["X-1"]["address"] == "泰山路１号 ‘引号’ \"quote\" \\ back\nline"
+    assert got["X-2"]["address"] == "𠀋𡈽 emoji 🏠"
+
+
+def test_a_big_bulk_load_into_a_layer_with_rows_indexes_old_and_new_alike(store):
+    # A load bigger than the layer builds its indexes anew once it ends (GeoPackage: the R-tree is
+    # packed again with the stored entries): stored and new rows are both found by place.
+    with store.transaction() as w:
+        w.insert("estates", [estate("OLD-A", geom=box(117.20, 34.70, 117.201, 34.701)),
+                             estate("OLD-B", geom=box(117.30, 34.70, 117.301, 34.701))])
+    with store.transaction() as w:
+        with w.bulk_load("estates", 2000) as load:
+            load.add(*_columns([f"N-{i}" for i in range(40)]))
+    assert store.count("estates") == 42
+    assert [f.properties["code"] for f in store.features("estates", FeatureQuery.where(
+        bbox=(117.1995, 34.6995, 117.2015, 34.7015)))] == ["OLD-A"]
+    assert [f.properties["code"] for f in store.features("estates", FeatureQuery.where(
+        bbox=(117.2535, 34.7905, 117.2545, 34.791)))] == ["N-1"]
+    with store.transaction() as w:  # and a later edit still keeps the index right
+        w.delete("estates", [f.id for f in store.features("estates") if f.properties["code"] == "OLD-A"])
+    assert not list(store.features("estates", FeatureQuery.where(bbox=(117.1995, 34.6995, 117.2015, 34.7015))))
+
+
+def test_a_small_bulk_load_giving_a_stored_code_is_refused_naming_it(store):
+    # A load smaller than the layer keeps its unique index while it writes: the clash is found
+    # then, and the message names the code.
+    with store.transaction() as w:
+        w.insert("estates", [estate(f"S-{i}", geom=box(117.20 + 0.004 * i, 34.70, 117.202 + 0.004 * i, 34.7015))
+                             for i in range(3)])
+    with pytest.raises(Conflict, match="S-1"):
+        with store.transaction() as w:
+            w.insert_columns("estates", *_columns(["FRESH", "S-1"]))
+    assert sorted(f.properties["code"] for f in store.features("estates")) == ["S-0", "S-1", "S-2"]
+    assert store.revision() == 1
+
+
 def test_a_bulk_load_that_fails_half_way_cannot_be_committed(store):
     with store.transaction() as w:
         w.insert("estates", [estate("KEEP")])

@@ -145,11 +145,6 @@ class Store(abc.ABC):
     # True when the engine's values are already plain Python (int, float, str, None), so bulk reads
     # need not look at each one: SQLite's are; PostgreSQL gives dates as datetime.date.
     plain_values = False
-    # True when a bulk load's work (parsing, storing, indexing) is done by a server process, so an
-    # import gains by handing it rows while it still reads and checks the file (see
-    # core.importing.streaming). An engine in our own process (SQLite) would share the checks' CPU
-    # and interpreter lock instead, and roll back a refused load's pages already in its WAL file.
-    loads_in_server = False
 
     def __init__(self, layers: dict[str, LayerDef]):
         self.layers = layers

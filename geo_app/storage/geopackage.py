@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sqlite3
 import struct
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import shapely
@@ -28,6 +29,12 @@ from .base import SRID, Feature, Store, Writer, quote_ident
 from .bulk import BIG_LOAD_ROWS, BulkLoad
 from . import gpkg_rtree, gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
+from .gpkg_staging import Staging
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -39,18 +46,35 @@ BULK_CHUNK = 10_000  # rows per executemany in bulk inserts: progress granularit
 _HEADER = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("envelope", "<f8", 4)])
 
 
+def _headers(geoms: np.ndarray, srid: int, bounds: np.ndarray | None) -> bytes:
+    """The blobs' headers, packed all at once by numpy (`_HEADER.itemsize` bytes each)."""
+    header = np.zeros(len(geoms), dtype=_HEADER)
+    header["magic"], header["flags"], header["srs_id"] = b"GP", _FLAGS_LE_XY_ENVELOPE, srid
+    header["envelope"] = (shapely.bounds(geoms) if bounds is None else bounds)[:, [0, 2, 1, 3]]
+    return header.tobytes()
+
+
 def encode_geometries(geoms: np.ndarray, srid: int = SRID, bounds: np.ndarray | None = None) -> list[bytearray]:
     """Shapely geometries -> GeoPackage binary blobs (header with envelope + ISO WKB).
 
-    `bounds`: `shapely.bounds(geoms)` when the caller has them. The headers are packed all at once
-    by numpy, and the blobs are bytearrays: the sqlite3 module binds them straight away, where
-    bytes first go through its adaptation lookups (~0.25 µs a value)."""
+    `bounds`: `shapely.bounds(geoms)` when the caller has them. The blobs are bytearrays: the
+    sqlite3 module binds them straight away, where bytes first go through its adaptation lookups
+    (~0.25 µs a value)."""
     wkbs = shapely.to_wkb(geoms, byte_order=1, flavor="iso").tolist()
-    header = np.zeros(len(wkbs), dtype=_HEADER)
-    header["magic"], header["flags"], header["srs_id"] = b"GP", _FLAGS_LE_XY_ENVELOPE, srid
-    header["envelope"] = (shapely.bounds(geoms) if bounds is None else bounds)[:, [0, 2, 1, 3]]
-    packed, size = header.tobytes(), _HEADER.itemsize
+    packed, size = _headers(geoms, srid, bounds), _HEADER.itemsize
     return [bytearray(packed[i:i + size]) + wkb for i, wkb in zip(range(0, len(packed), size), wkbs)]
+
+
+def geometry_blob_array(geoms: np.ndarray, srid: int = SRID, bounds: np.ndarray | None = None) -> pa.Array:
+    """As `encode_geometries`, as one Arrow binary array (for `gpkg_staging`): each header joined
+    to its WKB by Arrow, with no Python object per blob. Geometries must not be missing."""
+    import pyarrow as pa  # (pyarrow.compute: ~40 ms of imports that only bulk loads need)
+    import pyarrow.compute as pc
+
+    headers = pa.FixedSizeBinaryArray.from_buffers(pa.binary(_HEADER.itemsize), len(geoms),
+                                                   [None, pa.py_buffer(_headers(geoms, srid, bounds))])
+    wkbs = pa.array(shapely.to_wkb(geoms, byte_order=1, flavor="iso"), type=pa.binary())
+    return pc.binary_join_element_wise(headers.cast(pa.binary()), wkbs, b"")
 
 
 def _wkb_offset(blob: bytes) -> int:
@@ -273,12 +297,25 @@ class GeoPackageStore(GeoPackageSpatial, Store):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                writer.end()
 
 
 class GeoPackageWriter(Writer):
     def __init__(self, store: GeoPackageStore, con: sqlite3.Connection):
         super().__init__(store)
         self.con = con
+        self.after_end: list = []  # called once the transaction has committed or rolled back
+
+    def end(self) -> None:
+        """Run `after_end`. A failure there is logged, not raised: the transaction has already
+        committed (or rolled back), and saying otherwise would be wrong."""
+        for call in self.after_end:
+            try:
+                call()
+            except Exception:
+                log.warning("%s: cleaning up after a transaction failed", self.store.description, exc_info=True)
+        self.after_end.clear()
 
     def _execute(self, sql: str, params=(), layer: str = ""):
         try:
@@ -340,108 +377,85 @@ class GeoPackageWriter(Writer):
 
 
 class GeoPackageBulkLoad(BulkLoad):
-    """As GDAL loads a GeoPackage: the R-tree's insert trigger (one Python callback per bound per
-    row) is set aside and the index filled at the end from bounds computed with shapely, and a load
-    at least as big as the table (or of unknown size into an empty one) builds the secondary
-    indexes once at the end; small loads into a big table keep them. All comes back before COMMIT,
-    and a failure rolls all of it back (DDL is transactional). BEGIN IMMEDIATE holds the write lock,
-    so the layer stays as this transaction finds it, and other connections (WAL) read the last
-    commit meanwhile."""
+    """As GDAL loads a GeoPackage, with the rows bound in C (`gpkg_staging`): each part goes into
+    the load's scratch file as it comes, and when the load ends one INSERT … SELECT moves them all
+    into the layer. The R-tree's insert trigger (one Python callback per bound per row) is set aside
+    meanwhile; a load at least as big as the table (or of unknown size into an empty one) also sets
+    aside the secondary indexes and builds them once at the end, and packs the R-tree anew with the
+    stored entries and the new ones (`gpkg_rtree`); a smaller load keeps the indexes and inserts its
+    entries into the R-tree. All comes back before COMMIT, and a failure rolls all of it back (DDL is
+    transactional). BEGIN IMMEDIATE holds the write lock, so the layer stays as this transaction
+    finds it, and other connections (WAL) read the last commit meanwhile."""
 
     def _begin(self) -> None:
         con, name = self.writer.con, self.layer_def.name
         self.table = quote_ident(name)
-        self.statements: dict[tuple, str] = {}  # (each field's missing values: none, some, all) -> INSERT
         self.last_id = con.execute(f'SELECT COALESCE(MAX("id"), 0) FROM {self.table}').fetchone()[0]
         self.stored = con.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
         self.layer_was_empty = not self.stored
         self.rtree = f"rtree_{name}_geom"
-        indexes = not self.stored if self.expected is None else self.expected >= max(self.stored, BIG_LOAD_ROWS)
-        self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=indexes)
+        self.big = not self.stored if self.expected is None else self.expected >= max(self.stored, BIG_LOAD_ROWS)
+        self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=self.big)
         self.has_rtree = any(f"{self.rtree}_insert" in statement for statement in self.deferred)
         self.bounds: list[np.ndarray] = []
+        self.staging = Staging(self.writer.store.path.parent, self.layer_def.fields)
+        self.writer.after_end.append(self.staging.discard)
 
     def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:
-        # (Making the next chunk's blobs on a helper thread meanwhile was slower: each row's
-        # executemany step lets go of the GIL, and getting it back from a busy helper takes a while.)
         bounds = shapely.bounds(geoms)
         self.bounds.append(bounds)
         for start in range(0, len(geoms), BULK_CHUNK):
             stop = min(start + BULK_CHUNK, len(geoms))
-            blobs = encode_geometries(geoms[start:stop], bounds=bounds[start:stop])
-            bindable = [_bindable(columns[f.name][start:stop], f.type) for f in self.layer_def.fields]
-            missing = tuple(state for _values, state in bindable)
-            rows = zip(*(values for values, state in bindable if state != _ALL), blobs)
-            try:
-                self.writer.con.executemany(self._insert(missing), rows)
-            except sqlite3.IntegrityError as exc:
-                first = self.rows + start + 1
-                raise Conflict(f"{self.layer_def.name} (features {first}–{self.rows + stop}): {exc}") from None
+            self.staging.add({name: values[start:stop] for name, values in columns.items()},
+                             geometry_blob_array(geoms[start:stop], bounds=bounds[start:stop]))
             on_progress(stop)
         return len(geoms)
 
-    def _insert(self, missing: tuple) -> str:
-        """The INSERT for a chunk whose fields miss none, some or all of their values: a field
-        missing all is left out (NULL), `NULLIF` is only where some text is missing (_bindable)."""
-        sql = self.statements.get(missing)
-        if sql is None:
-            fields = [(f, state) for f, state in zip(self.layer_def.fields, missing) if state != _ALL]
-            names = [quote_ident(f.name) for f, _state in fields] + ['"geom"']
-            values = ["NULLIF(?, char(0))" if state == _SOME and f.type not in _NUMBERS else "?" for f, state in fields]
-            sql = self.statements[missing] = (f"INSERT INTO {self.table} ({', '.join(names)}) "
-                                              f"VALUES ({', '.join(values + ['?'])})")
-        return sql
-
     def _finish(self) -> None:
         con = self.writer.con
+        try:
+            self.staging.move_into(con, self.table)
+        except sqlite3.IntegrityError as exc:  # a unique index kept during the load
+            raise Conflict(self._duplicated() or f"{self.layer_def.name}: {exc}") from None
         if self.has_rtree and self.rows:
-            # AUTOINCREMENT ids of this transaction's rows are all above the previous maximum, in
-            # order, and one apart as nothing else writes meanwhile: a range, unless the count says not.
-            low, high, count = con.execute(f'SELECT MIN("id"), MAX("id"), COUNT(*) FROM {self.table} WHERE "id" > ?',
-                                           (self.last_id,)).fetchone()
-            ids = (np.arange(low, high + 1, dtype=np.int64) if count == self.rows == high - low + 1 else
-                   np.fromiter((r[0] for r in con.execute(f'SELECT "id" FROM {self.table} WHERE "id" > ? ORDER BY "id"',
-                                                         (self.last_id,))), dtype=np.int64))
-            bounds = np.concatenate(self.bounds) if len(self.bounds) > 1 else self.bounds[0]
-            if not self.stored:  # an empty layer: its R-tree is packed in one go (gpkg_rtree), ~10x faster
-                gpkg_rtree.bulk_fill(con, self.rtree, ids, bounds)
-            else:
-                con.executemany(f"INSERT INTO {quote_ident(self.rtree)} VALUES (?, ?, ?, ?, ?)",
-                                zip(ids.tolist(), *bounds[:, [0, 2, 1, 3]].T.tolist()))
+            self._index_shapes(con)
         for statement in self.deferred:
             try:
                 con.execute(statement)
             except sqlite3.IntegrityError:  # a unique index built again: which value is twice in the layer
-                raise Conflict(self._duplicated()) from None
+                raise Conflict(self._duplicated() or f"{self.layer_def.name}: a unique field holds a value twice") from None
 
-    def _duplicated(self) -> str:
+    def _index_shapes(self, con: sqlite3.Connection) -> None:
+        """The new rows' entries into the R-tree: packed anew with the stored ones after a big load
+        (~10x faster than SQLite's R*-tree inserting them one by one), else inserted."""
+        # AUTOINCREMENT ids of this transaction's rows are all above the previous maximum, in order,
+        # and one apart as nothing else writes meanwhile: a range, unless the count says not.
+        low, high, count = con.execute(f'SELECT MIN("id"), MAX("id"), COUNT(*) FROM {self.table} WHERE "id" > ?',
+                                       (self.last_id,)).fetchone()
+        ids = (np.arange(low, high + 1, dtype=np.int64) if count == self.rows == high - low + 1 else
+               np.fromiter((r[0] for r in con.execute(f'SELECT "id" FROM {self.table} WHERE "id" > ? ORDER BY "id"',
+                                                     (self.last_id,))), dtype=np.int64))
+        bounds = np.concatenate(self.bounds) if len(self.bounds) > 1 else self.bounds[0]
+        rtree = quote_ident(self.rtree)
+        if self.big:
+            if self.stored:
+                stored = np.array(con.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}").fetchall(),
+                                  dtype=np.float64).reshape(-1, 5)
+                ids = np.concatenate([stored[:, 0].astype(np.int64), ids])
+                bounds = np.concatenate([stored[:, 1:], bounds])
+            gpkg_rtree.bulk_fill(con, self.rtree, ids, bounds, replace=True)
+        else:
+            con.executemany(f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
+                            zip(ids.tolist(), *bounds[:, [0, 2, 1, 3]].T.tolist()))
+
+    def _duplicated(self) -> str | None:
+        """Which unique value the layer (with the staged rows, if they could not be moved) holds twice."""
         for f in self.layer_def.fields:
             if f.unique:
                 column = quote_ident(f.name)
-                row = self.writer.con.execute(f"SELECT {column}, COUNT(*) FROM {self.table} WHERE {column} IS NOT NULL "
-                                              f"GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+                row = self.staging.duplicated(self.table, f.name) or self.writer.con.execute(
+                    f"SELECT {column}, COUNT(*) FROM {self.table} WHERE {column} IS NOT NULL "
+                    f"GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1").fetchone()
                 if row is not None:
                     return f"{self.layer_def.name}: {row[1]} features have the {f.name} '{row[0]}', which must be unique"
-        return f"{self.layer_def.name}: a unique field holds a value twice"
-
-
-# The sqlite3 module binds None ~8x slower than a number or a text (it looks for an adapter, raising
-# and clearing an AttributeError each time), and a 200,000-estate import has a million of them. A
-# bulk load binds NaN for a missing number, which SQLite stores as NULL, and a NUL character for a
-# missing text, which its INSERT turns into NULL (NULLIF): no checked text holds a NUL character.
-# A column missing no value in a chunk binds as it is, without NULLIF (its cost on each text value
-# was a seventh of the insert); a column missing every value is left out of the chunk's INSERT.
-_NUMBERS = ("integer", "real")
-_NONE, _SOME, _ALL = "none", "some", "all"
-
-
-def _bindable(values: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
-    """The values to bind and how many are missing (_NONE, _SOME, _ALL)."""
-    missing = np.equal(values, None)
-    if not missing.any():
-        return values, _NONE
-    if missing.all():
-        return values, _ALL
-    values = values.copy()
-    values[missing] = np.nan if kind in _NUMBERS else "\x00"
-    return values, _SOME
+        return None

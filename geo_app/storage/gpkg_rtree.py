@@ -40,13 +40,15 @@ _RNDTOWARDS = 1.0 - 1.0 / 8388608.0
 _RNDAWAY = 1.0 + 1.0 / 8388608.0
 
 
-def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds: np.ndarray) -> None:
-    """Fill the empty 2-D R-tree virtual table `rtree_table` with one entry per id.
+def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds: np.ndarray,
+              replace: bool = False) -> None:
+    """Fill the empty 2-D R-tree virtual table `rtree_table` with one entry per id (`replace`: or
+    the table as it is, whose entries are all dropped first).
 
     `ids`: int64 rowids (the features' ids, unique); `bounds`: N×4 float64 (minx, miny, maxx,
     maxy), as `shapely.bounds` gives them. Rows with a NaN bound (empty or missing geometries) are
-    skipped, as the GeoPackage triggers skip them. The table must exist and hold no entry (else
-    ValueError); the work runs in a savepoint on `con`, so it commits or rolls back with the
+    skipped, as the GeoPackage triggers skip them. The table must exist and, unless `replace`, hold
+    no entry (else ValueError); the work runs in a savepoint on `con`, so it commits or rolls back with the
     caller's transaction, and a failure (e.g. a duplicate id) leaves the tree as it was.
     """
     ids = np.asarray(ids)
@@ -76,9 +78,11 @@ def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds
     columns = con.execute(f"SELECT * FROM {name} LIMIT 0").description
     if len(columns) != 1 + 2 * DIMENSIONS:
         raise ValueError(f"{rtree_table} has {len(columns) - 1} coordinate columns, bulk_fill fills 2-D trees")
-    if con.execute(f"SELECT 1 FROM {rowid_table} LIMIT 1").fetchone():
+    if not replace and con.execute(f"SELECT 1 FROM {rowid_table} LIMIT 1").fetchone():
         raise ValueError(f"{rtree_table} is not empty: bulk_fill fills an empty R-tree")
     if not len(ids):
+        if replace:
+            con.execute(f"DELETE FROM {name}")
         return
     capacity = (node_size - 4) // CELL_BYTES
 
@@ -88,6 +92,7 @@ def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds
         # Emptied trees can keep a deeper root and orphan nodes: every shadow row is written anew.
         con.execute(f"DELETE FROM {node_table}")
         con.execute(f"DELETE FROM {parent_table}")
+        con.execute(f"DELETE FROM {rowid_table}")
         con.executemany(f"INSERT INTO {node_table} (nodeno, data) VALUES (?, ?)", nodes)
         con.executemany(f"INSERT INTO {parent_table} (nodeno, parentnode) VALUES (?, ?)", parent_rows)
         con.executemany(f"INSERT INTO {rowid_table} (rowid, nodeno) VALUES (?, ?)", rowid_rows)

@@ -71,7 +71,6 @@ class PostgisStore(PostgisSpatial, Store):
     """Tables in a PostgreSQL database with the PostGIS extension."""
 
     placeholder = "%s"
-    loads_in_server = True
 
     def __init__(self, url: str, layers: dict[str, LayerDef], pool_size: int = 4):
         super().__init__(layers)

@@ -106,11 +106,10 @@ def _run_import(store: Store, path: Path, options: ImportOptions, label: str | N
     district = _district_box(store, options)
     clock = _PhaseClock(report)
     progress.phase("read", None)
-    # Attributes and shapes are checked batch by batch as GDAL reads (see batch_checks). On a
-    # database server, new rows go to it as they pass, in a transaction committed only once every
-    # check has run (see streaming); a dry run and the upserts, which match stored rows first, and
-    # a GeoPackage (`Store.loads_in_server`) write after the checks.
-    streams = store.loads_in_server and not options.dry_run and options.mode == "insert"
+    # Attributes and shapes are checked batch by batch as GDAL reads (see batch_checks). New rows
+    # go to the store's bulk load as they pass, in a transaction committed only once every check has
+    # run (see streaming); a dry run and the upserts, which match stored rows first, write after.
+    streams = not options.dry_run and options.mode == "insert"
     early = EarlyChecks(
         BatchAttributeChecks(layer_def, lambda headers, is_empty: map_columns(layer_def, headers, mapping_file,
                                                                                is_empty, label)),

@@ -7,6 +7,11 @@ ogr2ogr streams its COPY. Nothing is committed until every check has run over th
 pipeline then commits (`commit`) or rolls everything back (`abort`) and, when the streamed batches
 are not what the checks finally decided (another coordinate system, another field mapping), writes
 the usual way. Readers elsewhere see none of it before the commit.
+
+This pays on both engines because neither holds the interpreter lock while it works on a part:
+PostgreSQL parses the COPY in its own process; the GeoPackage store binds each part from Arrow
+arrays in C into its scratch file (`storage.gpkg_staging`). (With the sqlite3 module's per-row
+binding it did not: every row's step let go of the lock and waited to get it back from the read.)
 """
 
 from __future__ import annotations
