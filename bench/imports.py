@@ -68,6 +68,7 @@ def measured(argv: list[str], env: dict | None = None) -> tuple[float, float, in
 
     with tempfile.NamedTemporaryFile(suffix=".rss") as rss_file:
         wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *argv] if Path("/usr/bin/time").exists() else argv
+        os.sync()  # no run waits on the disk for writes the one before left (the generated Shapefile, a store)
         t0 = time.perf_counter()
         proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
         seconds = time.perf_counter() - t0

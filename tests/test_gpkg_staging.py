@@ -76,3 +76,14 @@ def test_one_store_takes_many_bulk_loads_in_a_row(gpkg):
         with gpkg.transaction() as w:
             w.insert_columns("estates", *_columns([f"R{i}-1", f"R{i}-2"]))
     assert gpkg.count("estates") == 24
+
+
+def test_a_scratch_file_left_by_a_dead_process_goes_with_the_next_load(gpkg):
+    # A process killed mid-import leaves its scratch file; the store's next load (under the write
+    # lock, so no live load owns it) removes it, and leaves another store's files alone.
+    folder = gpkg.path.parent
+    (folder / f".{gpkg.path.name}.load-dead1234.sqlite").write_bytes(b"x" * 1000)
+    (folder / ".other.gpkg.load-live5678.sqlite").write_bytes(b"y")
+    with gpkg.transaction() as w:
+        w.insert_columns("estates", *_columns(["K-1"]))
+    assert _beside(gpkg) == [".other.gpkg.load-live5678.sqlite"]

@@ -398,7 +398,7 @@ class GeoPackageBulkLoad(BulkLoad):
         self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=self.big)
         self.has_rtree = any(f"{self.rtree}_insert" in statement for statement in self.deferred)
         self.bounds: list[np.ndarray] = []
-        self.staging = Staging(self.writer.store.path.parent, self.layer_def.fields)
+        self.staging = Staging(self.writer.store.path, self.layer_def.fields)
         self.writer.after_end.append(self.staging.discard)
 
     def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:

@@ -10,11 +10,14 @@ the load still lands whole or not at all. Measured on those 200,000 estates: 0.3
 scratch file plus 0.25 s to move them, against the 1.2 s of `executemany` (bench/README.md).
 
 The scratch file is disposable: no journal, no fsync. It is removed when the transaction ends,
-committed or not (a SQLite database cannot be detached inside a transaction).
+committed or not (a SQLite database cannot be detached inside a transaction). One left by a process
+that died is removed by the store's next load: loads of one store run one at a time, under its
+write lock, so a scratch file of that store seen then belongs to no live load.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import sqlite3
@@ -29,6 +32,7 @@ from ..layers import FieldDef
 from .base import quote_ident
 
 _TABLE = "rows"
+_SUFFIX = ".sqlite"
 _ARROW_TYPES = {"text": pa.string(), "date": pa.string(), "integer": pa.int64(), "real": pa.float64()}
 
 
@@ -39,13 +43,17 @@ class Staging:
     copies them, in the order added, into the layer through `con` (the store's connection, inside
     its transaction); `discard` lets go of the scratch file, once that transaction has ended."""
 
-    def __init__(self, directory: Path, fields: list[FieldDef]):
-        import adbc_driver_sqlite.dbapi as adbc_sqlite  # ~30 ms: only loads that stage pay for it
+    def __init__(self, store_path: Path, fields: list[FieldDef]):
+        """A scratch file beside the GeoPackage `store_path`. The caller holds the store's write lock."""
+        import adbc_driver_sqlite.dbapi as adbc_sqlite  # ~30 ms: only bulk loads pay for it
 
         self.fields = fields
         self.schema = pa.schema([pa.field(f.name, _ARROW_TYPES[f.type]) for f in fields]
                                 + [pa.field("geom", pa.binary())])
-        handle, name = tempfile.mkstemp(prefix=".geo_app-load-", suffix=".sqlite", dir=directory)
+        prefix = f".{store_path.name}.load-"
+        for stale in store_path.parent.glob(f"{glob.escape(prefix)}*{_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=_SUFFIX, dir=store_path.parent)
         os.close(handle)
         self.path = Path(name)
         self.rows = 0
@@ -59,7 +67,7 @@ class Staging:
                 cur.execute("PRAGMA synchronous = OFF")
         except Exception as exc:
             self.discard()
-            raise StoreError(f"cannot stage a bulk load in {directory}: {exc}") from None
+            raise StoreError(f"cannot stage a bulk load in {self.path}: {exc}") from None
 
     def add(self, columns: dict[str, np.ndarray], blobs: pa.Array) -> None:
         """Append rows: every field's checked object array (None for missing; NaN too for
@@ -70,7 +78,7 @@ class Staging:
             with self._adbc.cursor() as cur:
                 cur.adbc_ingest(_TABLE, batch, mode="append" if self.rows else "create")
         except Exception as exc:  # adbc_driver_manager.Error: e.g. the disk is full
-            raise StoreError(f"cannot stage a bulk load in {self.path.parent}: {exc}") from None
+            raise StoreError(f"cannot stage a bulk load in {self.path}: {exc}") from None
         self.rows += batch.num_rows
 
     def move_into(self, con: sqlite3.Connection, table: str) -> None:
