@@ -85,6 +85,36 @@ def test_bulk_tree_holds_what_row_by_row_holds(n, expected_depth):
     assert {len(blob) for (blob,) in con.execute("SELECT data FROM bulk_node")} == {1228}
 
 
+@pytest.mark.parametrize("n", [1, CAPACITY + 1, 20_000])
+def test_ids_one_apart_as_a_load_gives_them_hold_the_same(n):
+    # A load's AUTOINCREMENT ids are one apart: their rowid rows take another path (json_each).
+    rng = np.random.default_rng(n + 7)
+    _ids, bounds = random_boxes(rng, n)
+    ids = rng.permutation(np.arange(5000, 5000 + n, dtype=np.int64))
+    con = two_trees(ids, bounds)
+    check(con, "bulk")
+    assert con.execute("SELECT count(*), min(rowid), max(rowid) FROM bulk_rowid").fetchone() == (n, 5000, 4999 + n)
+    assert con.execute("SELECT * FROM bulk ORDER BY id").fetchall() == con.execute("SELECT * FROM rows ORDER BY id").fetchall()
+    assert_same_answers(con, rng, "bulk", "rows", queries=100)
+
+
+def test_replace_packs_a_tree_that_holds_entries_anew():
+    # A big load into a layer with rows packs the stored entries and the new ones together.
+    rng = np.random.default_rng(11)
+    ids, bounds = random_boxes(rng, 3000)
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    for name in ("bulk", "rows"):
+        con.execute(f"CREATE VIRTUAL TABLE {name} USING rtree(id, minx, maxx, miny, maxy)")
+    fill_by_rows(con, "bulk", ids[:500], bounds[:500])  # what was stored, kept up row by row
+    stored = np.array(con.execute("SELECT id, minx, miny, maxx, maxy FROM bulk").fetchall())
+    bulk_fill(con, "bulk", np.concatenate([stored[:, 0].astype(np.int64), ids[500:]]),
+              np.concatenate([stored[:, 1:], bounds[500:]]), replace=True)
+    fill_by_rows(con, "rows", ids, bounds)
+    check(con, "bulk")
+    assert con.execute("SELECT * FROM bulk ORDER BY id").fetchall() == con.execute("SELECT * FROM rows ORDER BY id").fetchall()
+    assert_same_answers(con, rng, "bulk", "rows", queries=100)
+
+
 def test_rounding_is_sqlites_for_awkward_values():
     values = np.array([0.0, -0.0, 1e-30, -1e-30, 0.1, -0.1, 117.123456789, -117.123456789, 16777217.0, -16777217.0,
                        1.5, -1.5, 3.4e38, -3.4e38, 2.0 ** -149, 179.99999999, -179.99999999])

@@ -27,6 +27,7 @@ GeoPackage triggers work on it as on one filled row by row (`rtreecheck` says 'o
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 
@@ -95,7 +96,7 @@ def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds
         con.execute(f"DELETE FROM {rowid_table}")
         con.executemany(f"INSERT INTO {node_table} (nodeno, data) VALUES (?, ?)", nodes)
         con.executemany(f"INSERT INTO {parent_table} (nodeno, parentnode) VALUES (?, ?)", parent_rows)
-        con.executemany(f"INSERT INTO {rowid_table} (rowid, nodeno) VALUES (?, ?)", rowid_rows)
+        _insert_rowids(con, rowid_table, *rowid_rows)
     except BaseException:
         con.execute("ROLLBACK TO gpkg_rtree_bulk_fill")
         con.execute("RELEASE gpkg_rtree_bulk_fill")
@@ -152,8 +153,8 @@ def _str_order(boxes: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _pack(ids: np.ndarray, boxes: np.ndarray, capacity: int, node_size: int):
-    """The packed tree's shadow rows: ([(nodeno, blob)], [(rowid, leaf nodeno)], [(nodeno, parent)]),
-    the latter two as generators."""
+    """The packed tree's shadow rows: [(nodeno, blob)], (rowids in order, their leaves' nodenos) and
+    [(nodeno, parent)] (the first and last as generators)."""
     # Nodes per level, bottom-up: leaves hold the entries, each level above the nodes below, until
     # one root can hold what is left (the root is a leaf when there are at most `capacity` entries).
     counts, n = [], len(ids)
@@ -187,7 +188,7 @@ def _pack(ids: np.ndarray, boxes: np.ndarray, capacity: int, node_size: int):
         nodes["count"][numbers - 1] = sizes
         if level == 0:
             by_id = np.argsort(keys, kind="stable")  # rowid order: appends to the rowid table's B-tree
-            rowid_rows = _pairs(keys[by_id], numbers[node_of][by_id])
+            rowid_rows = (keys[by_id], numbers[node_of][by_id])
         else:
             parents.append((children, numbers[node_of]))
         if level < depth:  # this level's nodes are the next level's items
@@ -204,6 +205,17 @@ def _pack(ids: np.ndarray, boxes: np.ndarray, capacity: int, node_size: int):
         order = np.argsort(children)
         parent_rows = _pairs(children[order], np.concatenate([p for _c, p in parents])[order])
     return node_rows, rowid_rows, parent_rows
+
+
+def _insert_rowids(con: sqlite3.Connection, rowid_table: str, rowids: np.ndarray, leaves: np.ndarray) -> None:
+    """The `_rowid` shadow rows. Rowids one apart (a load's AUTOINCREMENT ids) go as one JSON array
+    of leaf numbers that SQLite unpacks itself (`json_each`): 0.07 s for 200,000 rows against 0.28 s
+    binding them pair by pair, which the others still take."""
+    if len(rowids) and rowids[-1] - rowids[0] == len(rowids) - 1:
+        con.execute(f"INSERT INTO {rowid_table} (rowid, nodeno) SELECT ? + key, value FROM json_each(?)",
+                    (int(rowids[0]), json.dumps(leaves.tolist())))
+    else:
+        con.executemany(f"INSERT INTO {rowid_table} (rowid, nodeno) VALUES (?, ?)", _pairs(rowids, leaves))
 
 
 def _pairs(a: np.ndarray, b: np.ndarray, chunk: int = 10_000):
