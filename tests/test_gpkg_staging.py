@@ -87,3 +87,16 @@ def test_a_scratch_file_left_by_a_dead_process_goes_with_the_next_load(gpkg):
     with gpkg.transaction() as w:
         w.insert_columns("estates", *_columns(["K-1"]))
     assert _beside(gpkg) == [".other.gpkg.load-live5678.sqlite"]
+
+
+def test_a_store_in_a_folder_named_with_url_characters_loads_into_itself(tmp_path, layers):
+    # The scratch file is opened by a second SQLite library (ADBC's): a folder name with '#', '?',
+    # '%' or Chinese must not send it elsewhere.
+    folder = tmp_path / "备份 #1?x=%20"
+    store = open_store(f"gpkg://{folder / 'geo_app.gpkg'}", layers)
+    store.initialise()
+    with store.transaction() as w:
+        w.insert_columns("estates", *_columns(["U-1", "U-2"]))
+    assert sorted(f.properties["code"] for f in store.features("estates")) == ["U-1", "U-2"]
+    store.close()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["geo_app.gpkg", "备份 #1?x=%20"]
