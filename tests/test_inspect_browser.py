@@ -145,7 +145,9 @@ def test_inspector_finds_the_estate_first_submits_with_a_photo_and_a_planner_see
     assert record.properties["inspector"] == "wang" and record.properties["problems"] == 1
     assert record.properties["accuracy_m"] == 15 and record.properties["photos"] != "[]"
     assert abs(record.geometry.x - inside.x) < 1e-6 and abs(record.geometry.y - inside.y) < 1e-6
-    assert "已发送" in page.inner_text("#outbox-list")
+    # The outbox list is drawn after the status line, once the phone's outbox (IndexedDB) answers.
+    page.wait_for_function("document.getElementById('outbox-list').textContent.includes('已发送')", timeout=5000)
+    assert estate.properties["name"] in page.inner_text("#outbox-list")
     page.screenshot(path=str(ARTIFACTS / "inspect_phone_sent.png"))
     assert context.errors == [] and context.foreign == []
     context.close()

@@ -29,7 +29,6 @@ from .base import SRID, Feature, Store, Writer, quote_ident
 from .bulk import BIG_LOAD_ROWS, BulkLoad
 from . import gpkg_rtree, gpkg_schema
 from .gpkg_spatial import GeoPackageSpatial
-from .gpkg_staging import Staging
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 
 _FLAGS_LE_XY_ENVELOPE = 0b0000_0011  # little-endian, envelope [minx, maxx, miny, maxy]
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-BULK_CHUNK = 10_000  # rows per executemany in bulk inserts: progress granularity, bounded memory
+BULK_CHUNK = 10_000  # rows per staged Arrow batch in bulk loads: progress granularity, bounded memory
 
 
 # The GeoPackage binary header: "GP", version 0, flags (little-endian, envelope [minx, maxx, miny,
@@ -398,6 +397,8 @@ class GeoPackageBulkLoad(BulkLoad):
         self.deferred = gpkg_schema.set_aside(con, name, triggers=f"{self.rtree}_insert", indexes=self.big)
         self.has_rtree = any(f"{self.rtree}_insert" in statement for statement in self.deferred)
         self.bounds: list[np.ndarray] = []
+        from .gpkg_staging import Staging  # pyarrow and ADBC: loaded by the first bulk load, not every start
+
         self.staging = Staging(self.writer.store.path, self.layer_def.fields)
         self.writer.after_end.append(self.staging.discard)
 

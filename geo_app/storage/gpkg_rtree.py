@@ -48,9 +48,9 @@ def bulk_fill(con: sqlite3.Connection, rtree_table: str, ids: np.ndarray, bounds
 
     `ids`: int64 rowids (the features' ids, unique); `bounds`: N×4 float64 (minx, miny, maxx,
     maxy), as `shapely.bounds` gives them. Rows with a NaN bound (empty or missing geometries) are
-    skipped, as the GeoPackage triggers skip them. The table must exist and, unless `replace`, hold
-    no entry (else ValueError); the work runs in a savepoint on `con`, so it commits or rolls back with the
-    caller's transaction, and a failure (e.g. a duplicate id) leaves the tree as it was.
+    skipped, as the GeoPackage triggers skip them. The table must exist and, unless `replace`,
+    hold no entry (else ValueError); the work runs in a savepoint on `con`, so it commits or rolls
+    back with the caller's transaction, and a failure (e.g. a duplicate id) leaves the tree as it was.
     """
     ids = np.asarray(ids)
     bounds = np.asarray(bounds, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Big GeoPackage loads: rows bound from Arrow arrays in C, moved into the layer by one INSERT … SELECT.
+"""GeoPackage bulk loads: rows bound from Arrow arrays in C, moved into the layer by one INSERT … SELECT.
 
 The sqlite3 module binds every value of every row through a Python object: of a 200,000-estate
 load's write (2.4 s), its `executemany` took 1.2 s for 28 values a row. ADBC's SQLite driver
@@ -37,7 +37,7 @@ _ARROW_TYPES = {"text": pa.string(), "date": pa.string(), "integer": pa.int64(),
 
 
 class Staging:
-    """One big load's rows on their way into a layer (a context of `GeoPackageBulkLoad`).
+    """One bulk load's rows on their way into a layer (see `GeoPackageBulkLoad`).
 
     `add` writes checked columns and GeoPackage geometry blobs to the scratch file; `move_into`
     copies them, in the order added, into the layer through `con` (the store's connection, inside
@@ -51,9 +51,12 @@ class Staging:
         self.schema = pa.schema([pa.field(f.name, _ARROW_TYPES[f.type]) for f in fields]
                                 + [pa.field("geom", pa.binary())])
         prefix = f".{store_path.name}.load-"
-        for stale in store_path.parent.glob(f"{glob.escape(prefix)}*{_SUFFIX}"):
-            stale.unlink(missing_ok=True)
-        handle, name = tempfile.mkstemp(prefix=prefix, suffix=_SUFFIX, dir=store_path.parent)
+        try:
+            for stale in store_path.parent.glob(f"{glob.escape(prefix)}*{_SUFFIX}"):
+                stale.unlink(missing_ok=True)
+            handle, name = tempfile.mkstemp(prefix=prefix, suffix=_SUFFIX, dir=store_path.parent)
+        except OSError as exc:
+            raise StoreError(f"cannot stage a bulk load beside {store_path}: {exc}") from None
         os.close(handle)
         self.path = Path(name)
         self.rows = 0
@@ -84,8 +87,9 @@ class Staging:
     def move_into(self, con: sqlite3.Connection, table: str) -> None:
         """INSERT the staged rows into `table` (quoted) through `con`, in the order they were added
         (AUTOINCREMENT ids follow it). sqlite3.IntegrityError passes to the caller."""
-        self._adbc.close()  # the scratch file is complete
-        self._adbc = None
+        if self._adbc is not None:
+            self._adbc.close()  # the scratch file is complete
+            self._adbc = None
         if not self.rows:
             return
         schema = f"geo_app_load_{secrets.token_hex(4)}"  # unique while attached (till the transaction ends)
