@@ -24,6 +24,8 @@ READ_ROLES = ("viewer", "inspector", "planner", "admin")
 GEOMETRY_TYPES = ("Point", "MultiPolygon")
 # Columns every layer table has beside its fields (the store's, never typed in).
 RESERVED_COLUMNS = ("id", "geom", "version")
+# What an integer field can hold in every store: a 4-byte integer (PostgreSQL's `integer`).
+INTEGER_RANGE = (-2**31, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,19 @@ class FieldDef:
     def label(self, locale: str = "zh") -> str:
         """The column's label for a user in that locale."""
         return self.label_en if locale == "en" else self.label_zh
+
+    def limits(self) -> tuple[float | None, float | None]:
+        """The least and greatest value a number field takes (None: unbounded): its min and max,
+        within INTEGER_RANGE for an integer field."""
+        if self.type != "integer":
+            return self.min, self.max
+        low, high = INTEGER_RANGE
+        return (low if self.min is None else max(self.min, low)), (high if self.max is None else min(self.max, high))
+
+    def span(self) -> str:
+        """`limits` as users read them: "0…100", "-∞…100"."""
+        low, high = self.limits()
+        return f"{'-∞' if low is None else low}…{'∞' if high is None else high}"
 
 
 @dataclass(frozen=True)
@@ -110,9 +125,9 @@ def _clean_value(f: FieldDef, value, where: str):
     except (TypeError, ValueError):
         raise ValidationError(f"{where}: field '{f.name}' must be {f.type}, got {value!r}") from None
     if f.type in ("integer", "real"):
-        if f.min is not None and value < f.min or f.max is not None and value > f.max:
-            raise ValidationError(f"{where}: field '{f.name}' = {value} is outside "
-                                  f"{f.min if f.min is not None else '-∞'}…{f.max if f.max is not None else '∞'}")
+        low, high = f.limits()
+        if low is not None and value < low or high is not None and value > high:
+            raise ValidationError(f"{where}: field '{f.name}' = {value} is outside {f.span()}")
     if f.vocabulary:
         vocabulary = VOCABULARIES[f.vocabulary]
         codes = value.split(",") if f.multiple else [value]

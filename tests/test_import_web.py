@@ -127,7 +127,7 @@ def test_problems_are_listed_and_nothing_can_be_confirmed(enabled_app, tmp_path)
     rows = estate_rows(2, prefix="BAD")
     rows[1]["households"] = -3
     html = upload(client, geojson_file(tmp_path / "bad.geojson", rows), csrf(client)).get_data(as_text=True)
-    assert 'id="import-problems"' in html and "字段“households”= -3，超出范围 0…∞" in html
+    assert 'id="import-problems"' in html and "字段“households”= -3，超出范围 0…2147483647" in html
     assert 'id="import-confirm"' not in html
 
 

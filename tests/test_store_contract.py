@@ -238,6 +238,18 @@ def test_a_bulk_load_keeps_every_value_exactly(store):
     assert got["X-2"]["address"] == "𠀋𡈽 emoji 🏠"
 
 
+@pytest.mark.parametrize("households, message", [
+    (3_000_000_000, "households' = 3000000000 is outside 0…2147483647"),
+    (1e20, "households' must be integer"),  # not a count: no 8-byte integer holds it either
+])
+def test_a_bulk_load_refuses_a_count_no_store_can_keep(store, households, message):
+    with pytest.raises(ValidationError, match=message) as info:
+        with store.transaction() as w:
+            w.insert_columns("estates", *_columns(["OK-1", "HUGE-2"], households=[10, households]))
+    assert "feature #2 (HUGE-2)" in str(info.value)
+    assert store.count("estates") == 0
+
+
 def test_a_big_bulk_load_into_a_layer_with_rows_indexes_old_and_new_alike(store):
     # A load bigger than the layer builds its indexes anew once it ends (GeoPackage: the R-tree is
     # packed again with the stored entries): stored and new rows are both found by place.
@@ -288,6 +300,7 @@ def test_a_bulk_load_that_fails_half_way_cannot_be_committed(store):
 @pytest.mark.parametrize("bad, message", [
     (dict(status="finished"), "unknown status code"),
     (dict(households=-1), "households"),
+    (dict(households=3_000_000_000), "households' = 3000000000 is outside 0…2147483647"),  # beyond 4 bytes
     (dict(progress=101), "progress_pct"),
     (dict(name=None), "'name' is required"),
     (dict(items_planned="roads,flying_cars"), "flying_cars"),

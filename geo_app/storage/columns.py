@@ -154,6 +154,7 @@ def _convert(kind: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = bad | ~np.isfinite(numbers)
     if kind == "integer":
         bad |= np.where(bad, 0, numbers) != np.floor(np.where(bad, 0, numbers))
+        bad |= np.abs(np.where(bad, 0, numbers)) > 2.0 ** 62  # (no int64 to convert it to: not a count)
         return np.where(bad, None, np.where(bad, 0, numbers).astype(np.int64).astype(object)), bad
     return np.where(bad, None, numbers.astype(object)), bad
 
@@ -251,13 +252,15 @@ def _in_place(where: np.ndarray, flags: np.ndarray) -> np.ndarray:
 
 
 def _range_problems(f: FieldDef, out: np.ndarray, good: np.ndarray, numeric: np.ndarray | None) -> list[Problem]:
-    """Values outside the field's min…max; `numeric`: the column as numbers already, if it was."""
-    if f.min is None and f.max is None:
+    """Values outside the field's limits (`FieldDef.limits`); `numeric`: the column as numbers
+    already, if it was."""
+    low_end, high_end = f.limits()
+    if low_end is None and high_end is None:
         return []
     numbers = (out[good] if numeric is None else numeric[good]).astype(float)
-    low = numbers < f.min if f.min is not None else np.zeros(len(good), dtype=bool)
-    high = numbers > f.max if f.max is not None else np.zeros(len(good), dtype=bool)
-    span = f"{f.min if f.min is not None else '-∞'}…{f.max if f.max is not None else '∞'}"
+    low = numbers < low_end if low_end is not None else np.zeros(len(good), dtype=bool)
+    high = numbers > high_end if high_end is not None else np.zeros(len(good), dtype=bool)
+    span = f.span()
     return [Problem(int(good[i]), f.name, f"field '{f.name}' = {out[good[i]]} is outside {span}")
             for i in np.flatnonzero(low | high)]
 
