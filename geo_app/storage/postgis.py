@@ -30,11 +30,10 @@ from .postgis_spatial import PostgisSpatial
 _SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision", "date": "date"}
 BULK_CHUNK = 10_000  # rows per progress report in bulk inserts
 # A bulk load of at least this many rows (known in advance) into an empty table locks it and
-# builds its non-unique indexes once at the end (see PostgisBulkLoad), waiting at most LOCK_WAIT_MS
-# for the lock.
+# builds its non-unique indexes and unique constraints once at the end (see PostgisBulkLoad),
+# waiting at most LOCK_WAIT_MS for the lock.
 LOCKED_LOAD_ROWS = BIG_LOAD_ROWS
 LOCK_WAIT_MS = 2000
-# Arrow types of the checked columns on their way into COPY's CSV (dates are ISO text already).
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -341,7 +340,7 @@ class PostgisBulkLoad(BulkLoad):
     A load known to bring 1,000 rows or more into an empty table drops the table's non-unique
     indexes (GiST and per field) and its unique constraints (`code`), and builds them once at the
     end, as ogr2ogr does with its indexes; a value given twice is refused then, the message naming
-    it (the server's COPY was 2–4% of the import faster without the unique index to keep up). The
+    it (the import took 2–4% less time without the unique index kept up during the COPY). The
     table is locked first and found empty under the lock; that lock (DROP INDEX takes the same)
     keeps other sessions out of the table until COMMIT, so it is taken only for such loads, and only
     if it comes within LOCK_WAIT_MS (otherwise the indexes stay and are kept up row by row)."""
