@@ -348,6 +348,8 @@ class PostgisBulkLoad(BulkLoad):
     def _begin(self) -> None:
         from psycopg.copy import QueuedLibpqWriter
 
+        from . import postgis_copy  # pyarrow.compute: loaded by bulk loads only
+
         conn, table = self.writer.conn, quote_ident(self.layer_def.name)
         self.indexes: list[tuple[str, str]] = []
         self.constraints: list[tuple[str, str]] = []
@@ -369,6 +371,7 @@ class PostgisBulkLoad(BulkLoad):
         cursor = self.stack.enter_context(conn.cursor())
         self.copy = self.stack.enter_context(cursor.copy(f"COPY {table} ({column_list}) FROM STDIN (FORMAT binary)",
                                                          writer=QueuedLibpqWriter(cursor)))
+        self.copy.write(postgis_copy.SIGNATURE)  # the trailer follows the last part (`_finish`)
 
     def _locked_empty(self, table: str) -> bool:
         """Whether the table is empty, found under an exclusive lock that is kept only if so (a
@@ -390,13 +393,11 @@ class PostgisBulkLoad(BulkLoad):
         return True
 
     def _add(self, columns: dict, geoms: np.ndarray, on_progress) -> int:
-        from . import postgis_copy  # pyarrow.compute: loaded by bulk loads only
+        from . import postgis_copy
 
         names = self.layer_def.field_names
         for start in range(0, len(geoms), BULK_CHUNK):
             stop = min(start + BULK_CHUNK, len(geoms))
-            if not self.rows and not start:
-                self.copy.write(postgis_copy.SIGNATURE)
             self.copy.write(postgis_copy.copy_rows(self.layer_def, {n: columns[n][start:stop] for n in names},
                                                    geoms[start:stop], SRID))
             on_progress(stop)
@@ -405,8 +406,7 @@ class PostgisBulkLoad(BulkLoad):
     def _finish(self) -> None:
         from . import postgis_copy
 
-        if self.rows:
-            self.copy.write(postgis_copy.TRAILER)
+        self.copy.write(postgis_copy.TRAILER)
         self.stack.close()  # the end of the COPY: the server reports any constraint violation now
         table = quote_ident(self.layer_def.name)
         for name, definition in self.constraints:

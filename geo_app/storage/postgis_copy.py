@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from ..errors import StoreError
 from ..layers import LayerDef
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then flags and header extension length, both 0
@@ -27,13 +26,12 @@ TRAILER = b"\xff\xff"
 _NULL = pa.scalar(b"\xff\xff\xff\xff", pa.binary())
 _PG_EPOCH_DAYS = 10_957  # from 1970-01-01 (Arrow's dates) to 2000-01-01 (PostgreSQL's)
 _EWKB_SRID = 0x2000_0000  # the EWKB type flag: an SRID follows the type
-_INT4 = (-2**31, 2**31 - 1)
 
 
 def copy_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray, srid: int) -> memoryview:
     """The rows (fields of `layer_def` in order, then the geometry) as one binary COPY block,
     without the signature and trailer that open and close the whole COPY."""
-    fields = [_field(layer_def.name, f.name, f.type, columns[f.name]) for f in layer_def.fields]
+    fields = [_field(f.type, columns[f.name]) for f in layer_def.fields]
     fields.append(_geometry(geoms, srid))
     count = pa.scalar(struct.pack(">h", len(fields)), pa.binary())
     rows = pc.binary_join_element_wise(count, *fields, b"")
@@ -41,19 +39,14 @@ def copy_rows(layer_def: LayerDef, columns: dict, geoms: np.ndarray, srid: int) 
     return memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def _field(layer: str, name: str, kind: str, values: np.ndarray) -> pa.Array:
+def _field(kind: str, values: np.ndarray) -> pa.Array:
     if kind == "text":
         return _text(pa.array(values, type=pa.string()))
     if kind == "date":  # checked dates are ISO text
         days = pc.cast(pa.array(values, type=pa.string()), pa.date32()).cast(pa.int32())
         return _fixed(days, lambda v: (v - _PG_EPOCH_DAYS).astype(">i4"))
-    if kind == "integer":
-        numbers = pa.array(values, type=pa.int64(), from_pandas=True)
-        low, high = pc.min_max(numbers).values()
-        if numbers.null_count < len(numbers) and (low.as_py() < _INT4[0] or high.as_py() > _INT4[1]):
-            bad = low.as_py() if low.as_py() < _INT4[0] else high.as_py()
-            raise StoreError(f"{layer}: field '{name}' holds {bad}, beyond the range of a PostgreSQL integer")
-        return _fixed(numbers, lambda v: v.astype(">i4"))
+    if kind == "integer":  # checked within a 4-byte integer (`FieldDef.limits`): int4 holds it
+        return _fixed(pa.array(values, type=pa.int64(), from_pandas=True), lambda v: v.astype(">i4"))
     return _fixed(pa.array(values, type=pa.float64(), from_pandas=True), lambda v: v.astype(">f8"))
 
 
